@@ -1,0 +1,67 @@
+import type { NodeAddress } from './membership/address.js';
+
+/** How the routing key of a request is chosen. */
+export type HashKeySource =
+  | { readonly kind: 'function' }
+  | { readonly kind: 'header'; readonly name: string };
+
+/** Access log: every request, none, or a deterministic fraction (every Nth). */
+export type AccessLogMode = { readonly kind: 'on' } | { readonly kind: 'off' } | { readonly kind: 'sample'; readonly rate: number };
+
+/** Everything the balancer needs. All durations are milliseconds. */
+export interface BalancerOptions {
+  /** Listen address: host and port (port 0 = any free port). */
+  listenHost: string;
+  listenPort: number;
+  nodes: NodeAddress[];
+  hashKey: HashKeySource;
+  /** Active health checks. `hcPath` "" means a TCP connect check. */
+  hcInterval: number;
+  hcTimeout: number;
+  hcPath: string;
+  /** Consecutive successes to come back up (rise). */
+  hcHealthy: number;
+  /** Consecutive failures to go down (fall). */
+  hcUnhealthy: number;
+  connectTimeout: number;
+  /** Time to the first response byte from a node. */
+  responseTimeout: number;
+  /** Idle client keep-alive connections are closed after this; also a stalled transfer. */
+  idleTimeout: number;
+  /** A request head must arrive completely within this (slowloris). */
+  headerTimeout: number;
+  /** Idle pooled node connections are closed after this. */
+  upstreamIdleTimeout: number;
+  shutdownTimeout: number;
+  /** Request bodies up to this many bytes are kept so they can be replayed on a fallback node. */
+  maxReplayBody: number;
+  /** Request head limit (request line + headers), answered 431 past it. */
+  maxHeaderSize: number;
+  /** Max idle pooled connections kept per node. */
+  maxIdlePerNode: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  accessLog: AccessLogMode;
+}
+
+export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<BalancerOptions>({
+  listenHost: '0.0.0.0',
+  listenPort: 8081,
+  nodes: [],
+  hashKey: { kind: 'function' },
+  hcInterval: 1000,
+  hcTimeout: 1000,
+  hcPath: '/version',
+  hcHealthy: 2,
+  hcUnhealthy: 2,
+  connectTimeout: 2000,
+  responseTimeout: 300_000,
+  idleTimeout: 60_000,
+  headerTimeout: 10_000,
+  upstreamIdleTimeout: 4000,
+  shutdownTimeout: 30_000,
+  maxReplayBody: 1024 * 1024,
+  maxHeaderSize: 16 * 1024,
+  maxIdlePerNode: 256,
+  logLevel: 'info',
+  accessLog: { kind: 'on' },
+});
