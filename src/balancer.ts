@@ -1,0 +1,177 @@
+import { EventEmitter } from 'node:events';
+import type net from 'node:net';
+import { Engine } from './engine/engine.js';
+import type { RequestHead } from './engine/http1/request-head.js';
+import type { Dispatcher, NodeEndpoint } from './engine/types.js';
+import { ConfigError } from './errors.js';
+import { functionKey, headerKey } from './hashing/routing-key.js';
+import { Ranking } from './hashing/rendezvous.js';
+import { HealthChecker } from './health/health-checker.js';
+import { createLogger, type Logger } from './log.js';
+import type { NodeAddress } from './membership/address.js';
+import { parseNodeAddress } from './membership/parse-address.js';
+import { type BalancerOptions, DEFAULT_OPTIONS } from './options.js';
+
+export interface NodeStatus {
+  /** The node's identity: its normalized address. */
+  node: string;
+  state: 'online' | 'offline';
+}
+
+/** Library options: any BalancerOptions field, with nodes given as addresses or parsed NodeAddress. */
+export type BalancerInit = Partial<Omit<BalancerOptions, 'nodes'>> & {
+  nodes: ReadonlyArray<string | NodeAddress>;
+  /** A pino logger to use instead of a new one on stdout. */
+  logger?: Logger;
+};
+
+export interface BalancerEvents {
+  'node-down': [node: string, reason: string];
+  'node-up': [node: string, reason: string];
+}
+
+export interface Balancer {
+  /** The listening TCP server (after listen()). */
+  readonly server: net.Server;
+  /** Starts listening and health checking; resolves with the actual address. */
+  listen(port?: number, host?: string): Promise<{ host: string; port: number }>;
+  /** Graceful stop: in-flight requests finish (up to shutdownTimeout), then everything closes. */
+  close(): Promise<void>;
+  nodes(): NodeStatus[];
+  on<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
+}
+
+/** Merges defaults, parses node strings, rejects an empty or duplicated node list. */
+export function resolveOptions(init: BalancerInit): BalancerOptions {
+  const nodes = init.nodes.map((n) => (typeof n === 'string' ? parseNodeAddress(n) : n));
+  if (nodes.length === 0) throw new ConfigError('no nodes given');
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    if (seen.has(n.id)) throw new ConfigError(`duplicate node ${n.id}`);
+    seen.add(n.id);
+  }
+  const { logger: _logger, ...rest } = init;
+  return { ...DEFAULT_OPTIONS, ...rest, nodes };
+}
+
+class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
+  readonly server: net.Server;
+  private readonly engine: Engine;
+  private readonly rankings: Ranking;
+  private readonly health: HealthChecker;
+  private readonly log: Logger;
+  private readonly nodeList: readonly NodeAddress[];
+  private readonly keyHeader: boolean;
+  private readonly sampleEvery: number;
+  private requestCount = 0;
+
+  constructor(private readonly options: BalancerOptions, logger: Logger | undefined) {
+    super();
+    this.log = logger ?? createLogger(options.logLevel);
+    this.nodeList = options.nodes;
+    this.rankings = new Ranking(options.nodes);
+    this.keyHeader = options.hashKey.kind === 'header';
+    const access = options.accessLog;
+    this.sampleEvery = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : Math.max(1, Math.round(1 / access.rate));
+    this.health = new HealthChecker(
+      options.nodes,
+      { interval: options.hcInterval, timeout: options.hcTimeout, path: options.hcPath, rise: options.hcHealthy, fall: options.hcUnhealthy },
+      (index, up, reason) => this.healthChanged(index, up, reason),
+    );
+    const endpoints: NodeEndpoint[] = options.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
+    this.engine = new Engine(
+      {
+        connectTimeout: options.connectTimeout,
+        responseTimeout: options.responseTimeout,
+        idleTimeout: options.idleTimeout,
+        headerTimeout: options.headerTimeout,
+        upstreamIdleTimeout: options.upstreamIdleTimeout,
+        maxReplayBody: options.maxReplayBody,
+        maxHeaderSize: options.maxHeaderSize,
+        maxIdlePerNode: options.maxIdlePerNode,
+        hashHeader: options.hashKey.kind === 'header' ? options.hashKey.name : undefined,
+      },
+      this,
+      endpoints,
+    );
+    this.server = this.engine.server;
+    this.server.on('listening', () => this.health.start());
+  }
+
+  // --- Dispatcher: what the engine asks of routing.
+
+  ranking(head: RequestHead): readonly number[] {
+    return this.rankings.rank(this.routingKey(head));
+  }
+
+  private routingKey(head: RequestHead): string {
+    return this.keyHeader ? headerKey(head.hashValue, head.target) : functionKey(head.target);
+  }
+
+  isUp(index: number): boolean {
+    return this.health.isUp(index);
+  }
+
+  nodeFailed(index: number, reason: string): void {
+    this.health.markDown(index, reason);
+  }
+
+  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number): void {
+    if (this.sampleEvery === 0 || ++this.requestCount % this.sampleEvery !== 0) return;
+    this.log.info(
+      {
+        method: head.method,
+        key: this.routingKey(head),
+        node: node === -1 ? null : this.nodeList[node].id,
+        status,
+        attempts,
+        ms: Math.round(ms * 100) / 100,
+      },
+      'request',
+    );
+  }
+
+  private healthChanged(index: number, up: boolean, reason: string): void {
+    const id = this.nodeList[index].id;
+    if (up) this.log.info({ node: id, reason }, 'node up');
+    else this.log.warn({ node: id, reason }, 'node down');
+    this.emit(up ? 'node-up' : 'node-down', id, reason);
+  }
+
+  // --- Balancer: the public face.
+
+  async listen(port = this.options.listenPort, host = this.options.listenHost): Promise<{ host: string; port: number }> {
+    const address = await this.engine.listen(port, host);
+    return { host: address.address, port: address.port };
+  }
+
+  async close(): Promise<void> {
+    this.health.stop();
+    await this.engine.close(this.options.shutdownTimeout);
+  }
+
+  nodes(): NodeStatus[] {
+    return this.nodeList.map((n, i) => ({ node: n.id, state: this.health.isUp(i) ? 'online' : 'offline' }));
+  }
+}
+
+/** A balancer for these nodes; call listen() to start it. */
+export function createBalancer(init: BalancerInit): Balancer {
+  return new FnBalancer(resolveOptions(init), init.logger);
+}
+
+/**
+ * The original's entry point: a ready-to-listen server that routes each function to its node by
+ * consistent (rendezvous) hashing and falls back along the function's ranking. Health checks run while
+ * it listens.
+ */
+export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, init: Omit<BalancerInit, 'nodes'> = {}): net.Server {
+  const balancer = new FnBalancer(resolveOptions({ ...init, nodes }), init.logger);
+  const server = balancer.server;
+  // server.close() here means the whole graceful stop, not just "stop accepting".
+  server.close = ((cb?: (err?: Error) => void) => {
+    balancer.close().then(() => cb?.(), cb);
+    return server;
+  }) as typeof server.close;
+  return server;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { createBalancer } from '../balancer.js';
+import { ConfigError } from '../errors.js';
+import { createLogger, flushLogger } from '../log.js';
+import { parseCommandLine, type CommandLine } from './args.js';
+
+function fail(message: string): never {
+  process.stderr.write(`fnlb: ${message}\n`);
+  process.exit(2);
+}
+
+let command: CommandLine;
+try {
+  command = parseCommandLine(process.argv.slice(2), process.env);
+} catch (err) {
+  if (err instanceof ConfigError) fail(err.message);
+  throw err;
+}
+
+if (command.kind === 'help' || command.kind === 'version') {
+  process.stdout.write(`${command.text}\n`);
+  process.exit(0);
+}
+
+const options = command.options;
+const logger = createLogger(options.logLevel);
+const balancer = createBalancer({ ...options, logger });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
+  await balancer.close();
+  logger.info('stopped');
+  flushLogger(logger);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+
+try {
+  const { host, port } = await balancer.listen();
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  logger.info({ address, nodes: options.nodes.map((n) => n.id) }, 'fnlb listening');
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  logger.fatal({ code: e.code }, `cannot listen on ${options.listenHost}:${options.listenPort}: ${e.message}`);
+  flushLogger(logger);
+  process.stderr.write(`fnlb: cannot listen on ${options.listenHost}:${options.listenPort}: ${e.code ?? e.message}\n`);
+  process.exit(1);
+}

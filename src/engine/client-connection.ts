@@ -1,0 +1,203 @@
+import type net from 'node:net';
+import type { Timed } from './deadlines.js';
+import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
+import { FramingError } from './http1/framing-error.js';
+import { findHeadEnd } from './http1/head-scan.js';
+import { parseRequestHead, type RequestHeadOptions } from './http1/request-head.js';
+import { errorResponse } from './responses.js';
+
+/** Bytes of a pipelined next request we hold while the current one is served, before pausing the client. */
+const MAX_PIPELINE_BUFFER = 64 * 1024;
+/** How long a connection we are closing may linger for the client to read our last answer. */
+const CLOSE_LINGER_MS = 2000;
+
+/**
+ * One client connection: finds request heads in the byte stream, runs one exchange at a time (so
+ * pipelined requests are answered in order), enforces the header and idle timeouts.
+ */
+export class ClientConnection implements ClientSide, Timed {
+  readonly clientIp: string;
+  deadline = 0;
+  private pending: Buffer | null = null;
+  private scanned = 0;
+  private exchange: Exchange | null = null;
+  private parsing = false;
+  private closing = false;
+  private pausedForPipeline = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly ctx: EngineContext,
+    private readonly headOptions: RequestHeadOptions,
+    private readonly onClosed: (conn: ClientConnection) => void,
+  ) {
+    this.clientIp = normalizeIp(socket.remoteAddress ?? '');
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.handleData(chunk));
+    socket.on('drain', () => this.exchange?.onClientDrain());
+    socket.on('error', () => {});
+    socket.on('close', () => this.handleClose());
+    this.deadline = ctx.deadlines.now + ctx.options.idleTimeout;
+    ctx.deadlines.add(this);
+  }
+
+  /** True between requests: nothing in flight and nothing buffered. */
+  get idle(): boolean {
+    return this.exchange === null && this.pending === null;
+  }
+
+  private handleData(chunk: Buffer): void {
+    if (this.closing) return;
+    const exchange = this.exchange;
+    if (exchange !== null && exchange.wantsBody) {
+      this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+      const used = exchange.onClientBody(chunk);
+      if (used < chunk.length && !this.closing) this.stash(chunk.subarray(used));
+      return;
+    }
+    this.stash(chunk);
+    if (this.exchange === null) this.parseNext();
+    else if (this.pending !== null && this.pending.length > MAX_PIPELINE_BUFFER && !this.pausedForPipeline) {
+      this.pausedForPipeline = true;
+      this.socket.pause();
+    }
+  }
+
+  private stash(chunk: Buffer): void {
+    if (this.pending === null) {
+      this.pending = chunk;
+      this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
+    } else {
+      this.pending = Buffer.concat([this.pending, chunk]);
+    }
+  }
+
+  /** Starts exchanges for every complete request head buffered, one at a time. */
+  private parseNext(): void {
+    if (this.parsing) return;
+    this.parsing = true;
+    try {
+      while (this.exchange === null && this.pending !== null && !this.closing) {
+        let buf = this.pending;
+        // RFC 9112 §2.2: ignore empty lines before a request line (some clients add CRLF after a body).
+        let skip = 0;
+        while (skip + 1 < buf.length && buf[skip] === 0x0d && buf[skip + 1] === 0x0a && skip < 8) skip += 2;
+        if (skip > 0) {
+          buf = skip === buf.length ? Buffer.alloc(0) : buf.subarray(skip);
+          this.scanned = 0;
+          if (buf.length === 0) {
+            this.pending = null;
+            break;
+          }
+          this.pending = buf;
+        }
+        const maxHead = this.ctx.options.maxHeaderSize;
+        const end = findHeadEnd(buf, this.scanned);
+        if (end === -1) {
+          if (buf.length > maxHead) throw new FramingError(431, 'request header fields too large');
+          this.scanned = buf.length;
+          return;
+        }
+        if (end > maxHead) throw new FramingError(431, 'request header fields too large');
+        const head = parseRequestHead(buf, end, this.headOptions);
+        this.pending = end === buf.length ? null : buf.subarray(end);
+        this.scanned = 0;
+        this.deadline = 0;
+        const exchange = new Exchange(this.ctx, this, head, buf);
+        this.exchange = exchange;
+        exchange.start();
+        if (this.exchange === exchange && exchange.wantsBody && this.pending !== null) {
+          const rest = this.pending;
+          this.pending = null;
+          const used = exchange.onClientBody(rest);
+          if (used < rest.length && !this.closing) this.pending = rest.subarray(used);
+        }
+        if (this.exchange === exchange && exchange.wantsBody) {
+          this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+        }
+      }
+      if (this.exchange === null && this.pending === null && !this.closing) {
+        this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+      }
+    } catch (err) {
+      if (!(err instanceof FramingError)) throw err;
+      this.reject(err);
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  /** A request we will not frame: answer, close, and never look at the rest of the stream. */
+  private reject(err: FramingError): void {
+    this.pending = null;
+    this.socket.write(errorResponse(err.status, err.message, true));
+    this.closeGracefully();
+  }
+
+  exchangeDone(closeAfter: boolean): void {
+    this.exchange = null;
+    if (closeAfter || this.closing || this.shuttingDown) {
+      this.closeGracefully();
+      return;
+    }
+    if (this.pausedForPipeline) {
+      this.pausedForPipeline = false;
+      this.socket.resume();
+    }
+    this.deadline = this.ctx.deadlines.now + (this.pending === null ? this.ctx.options.idleTimeout : this.ctx.options.headerTimeout);
+    this.parseNext();
+  }
+
+  /** Ends our side after the last answer is flushed; a client that never closes is cut after a linger. */
+  private closeGracefully(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.pending = null;
+    this.socket.end();
+    this.socket.resume(); // read and drop whatever the client still sends until it closes
+    this.deadline = this.ctx.deadlines.now + CLOSE_LINGER_MS;
+  }
+
+  private shuttingDown = false;
+
+  /** Graceful shutdown: close now if idle, else after the current exchange. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    if (this.exchange === null) this.closeGracefully();
+  }
+
+  onDeadline(): void {
+    if (this.closing) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.exchange !== null) {
+      // Stalled mid-request (client stopped sending its body) or mid-response (client stopped reading).
+      this.socket.destroy();
+      return;
+    }
+    if (this.pending !== null) {
+      this.socket.write(errorResponse(408, 'request head not received in time', true));
+      this.closeGracefully();
+      return;
+    }
+    this.socket.destroy(); // idle keep-alive connection
+  }
+
+  private handleClose(): void {
+    this.ctx.deadlines.delete(this);
+    this.closing = true;
+    const exchange = this.exchange;
+    this.exchange = null;
+    exchange?.clientGone();
+    this.onClosed(this);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function normalizeIp(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

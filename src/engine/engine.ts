@@ -1,0 +1,93 @@
+import net from 'node:net';
+import { ClientConnection } from './client-connection.js';
+import { Deadlines } from './deadlines.js';
+import type { EngineContext } from './exchange.js';
+import type { RequestHeadOptions } from './http1/request-head.js';
+import type { Dispatcher, EngineOptions, NodeEndpoint } from './types.js';
+import { NodePool } from './upstream.js';
+
+/**
+ * The forwarding engine: raw `net` sockets on both sides, our own HTTP/1.1 framing, pooled keep-alive
+ * connections to every node. It knows bytes and connections; which node gets a request is the
+ * dispatcher's business.
+ */
+export class Engine {
+  readonly server: net.Server;
+  private readonly ctx: EngineContext;
+  private readonly connections = new Set<ClientConnection>();
+  private readonly headOptions: RequestHeadOptions;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly options: EngineOptions,
+    dispatcher: Dispatcher,
+    endpoints: readonly NodeEndpoint[],
+  ) {
+    const deadlines = new Deadlines();
+    this.ctx = { options, dispatcher, deadlines, pools: [] };
+    this.setEndpoints(endpoints);
+    this.headOptions = { hashHeader: options.hashHeader === undefined ? undefined : Buffer.from(options.hashHeader.toLowerCase(), 'latin1') };
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Replaces the node list (membership change); connections to removed nodes are closed when idle. */
+  setEndpoints(endpoints: readonly NodeEndpoint[]): void {
+    const o = this.options;
+    const old = this.ctx.pools;
+    this.ctx.pools = endpoints.map((ep) => {
+      const existing = old.find((p) => p.endpoint.id === ep.id);
+      return existing ?? new NodePool(ep, this.ctx.deadlines, o.connectTimeout, o.upstreamIdleTimeout, o.maxIdlePerNode);
+    });
+    for (const pool of old) if (!this.ctx.pools.includes(pool)) pool.closeIdle();
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing !== null) {
+      socket.destroy();
+      return;
+    }
+    const conn = new ClientConnection(socket, this.ctx, this.headOptions, (c) => this.connections.delete(c));
+    this.connections.add(conn);
+  }
+
+  listen(port: number, host: string): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Graceful stop: no new connections, idle ones closed now, busy ones after their current exchange;
+   * whatever is still open after `timeoutMs` is cut.
+   */
+  close(timeoutMs: number): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closing = new Promise<void>((resolve) => {
+      net.Server.prototype.close.call(this.server); // the raw close, even if a wrapper replaced server.close
+      for (const conn of this.connections) conn.shutdown();
+      const finish = () => {
+        clearInterval(poll);
+        clearTimeout(cut);
+        for (const conn of this.connections) conn.destroy();
+        for (const pool of this.ctx.pools) pool.closeIdle();
+        this.ctx.deadlines.stop();
+        resolve();
+      };
+      const poll = setInterval(() => {
+        if (this.connections.size === 0) finish();
+      }, 20);
+      const cut = setTimeout(finish, timeoutMs);
+      if (this.connections.size === 0) finish();
+    });
+    return this.closing;
+  }
+}

@@ -1,0 +1,501 @@
+import type net from 'node:net';
+import { NoFallbackNodeError } from '../errors.js';
+import type { Deadlines } from './deadlines.js';
+import { ChunkedDecoder } from './http1/chunked.js';
+import { FramingError } from './http1/framing-error.js';
+import { findHeadEnd } from './http1/head-scan.js';
+import type { RequestHead } from './http1/request-head.js';
+import { BodyKind, parseResponseHead, type ResponseHead } from './http1/response-head.js';
+import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
+import { CONTINUE_100, errorResponse } from './responses.js';
+import type { Dispatcher, EngineOptions } from './types.js';
+import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
+
+/** Shared by every exchange of one engine. */
+export interface EngineContext {
+  readonly options: EngineOptions;
+  readonly dispatcher: Dispatcher;
+  readonly deadlines: Deadlines;
+  /** Indexed like the dispatcher's node indices. */
+  pools: NodePool[];
+}
+
+/** The client connection as an exchange sees it. */
+export interface ClientSide {
+  readonly socket: net.Socket;
+  readonly clientIp: string;
+  /** The exchange is over; the client connection may read the next request (or must close). */
+  exchangeDone(closeAfter: boolean): void;
+}
+
+/** A response head from a node larger than this is refused (502). */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/**
+ * One request and its response: reads (and, when small enough, keeps) the request body, walks the
+ * function's node ranking until a node takes the request, streams the response back. Decides what is
+ * safe to retry: a request no node can have seen is always retried; one a node may have seen only if
+ * it is idempotent, its body was kept, and no response byte came back.
+ */
+export class Exchange implements UpstreamOwner {
+  /** The client connection routes its bytes here while this is true. */
+  wantsBody = false;
+  status = 0;
+  private readonly startedAt = performance.now();
+
+  // Request body.
+  private body: Buffer[] = [];
+  private bodyBytes = 0;
+  private bodyComplete = false;
+  private replayable = true;
+  /** The body goes to the node as it arrives (too big to keep for a replay). */
+  private streaming = false;
+  private lengthLeft = 0;
+  private requestDecoder: ChunkedDecoder | null = null;
+  private clientPausedForNode = false;
+
+  // Routing.
+  private readonly ranking: readonly number[];
+  private rankPos = 0;
+  private node = -1;
+  private attempts = 0;
+  private retrySameNodeFresh = false;
+  private dispatched = false;
+  private lastFailure = '';
+
+  // Current attempt.
+  private conn: UpstreamConn | null = null;
+  private requestSent = false;
+  private responseBytes = false;
+
+  // Response.
+  private res: ResponseHead | null = null;
+  private resPending: Buffer | null = null;
+  private resScan = 0;
+  private resLeft = 0;
+  private resDecoder: ChunkedDecoder | null = null;
+  private dechunk = false;
+  private responseStarted = false;
+  private closeAfter = false;
+  private nodeOverran = false;
+  private nodePausedForClient = false;
+  private finished = false;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly client: ClientSide,
+    readonly head: RequestHead,
+    private readonly headBuf: Buffer,
+  ) {
+    this.ranking = ctx.dispatcher.ranking(head);
+  }
+
+  /** Begins the exchange. The caller then feeds any bytes that followed the head to onClientBody. */
+  start(): void {
+    const head = this.head;
+    const hasBody = head.chunked || head.contentLength > 0;
+    if (!hasBody) {
+      this.bodyComplete = true;
+      this.dispatch();
+      return;
+    }
+    this.wantsBody = true;
+    if (head.expectContinue && head.version === 11) this.client.socket.write(CONTINUE_100);
+    if (head.chunked) this.requestDecoder = new ChunkedDecoder(this.ctx.options.maxHeaderSize);
+    else this.lengthLeft = head.contentLength;
+    if (!head.chunked && head.contentLength > this.ctx.options.maxReplayBody) this.startStreaming();
+  }
+
+  /** Request body bytes from the client; returns how many belonged to this request. */
+  onClientBody(chunk: Buffer): number {
+    let used: number;
+    if (this.requestDecoder !== null) {
+      try {
+        used = this.requestDecoder.feed(chunk, 0, chunk.length);
+      } catch (err) {
+        this.rejectBody(err as FramingError);
+        return chunk.length;
+      }
+      if (this.requestDecoder.done) this.bodyComplete = true;
+    } else {
+      used = chunk.length < this.lengthLeft ? chunk.length : this.lengthLeft;
+      this.lengthLeft -= used;
+      if (this.lengthLeft === 0) this.bodyComplete = true;
+    }
+    if (this.bodyComplete) this.wantsBody = false;
+    const piece = used === chunk.length ? chunk : chunk.subarray(0, used);
+    if (this.streaming && this.requestSent && this.conn !== null) {
+      if (this.res === null) this.conn.deadline = this.waitDeadline();
+      if (used > 0 && !this.conn.socket.write(piece)) {
+        this.client.socket.pause();
+        this.clientPausedForNode = true;
+      }
+    } else if (used > 0) {
+      this.body.push(piece);
+      this.bodyBytes += used;
+      if (!this.streaming && this.bodyBytes > this.ctx.options.maxReplayBody) this.startStreaming();
+    }
+    if (this.bodyComplete && !this.dispatched) this.dispatch();
+    return used;
+  }
+
+  /** The body is too big to keep: send it through as it comes; no replay once bytes went out. */
+  private startStreaming(): void {
+    this.streaming = true;
+    this.replayable = false;
+    this.client.socket.pause(); // until a node is connected
+    this.clientPausedForNode = true;
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    this.dispatched = true;
+    const dispatcher = this.ctx.dispatcher;
+    let index = -1;
+    if (this.retrySameNodeFresh) {
+      index = this.node;
+    } else {
+      while (this.rankPos < this.ranking.length) {
+        const candidate = this.ranking[this.rankPos++];
+        if (dispatcher.isUp(candidate)) {
+          index = candidate;
+          break;
+        }
+      }
+    }
+    if (index === -1) {
+      this.noNodeLeft();
+      return;
+    }
+    const fresh = this.retrySameNodeFresh;
+    this.retrySameNodeFresh = false;
+    this.node = index;
+    this.attempts++;
+    this.requestSent = false;
+    this.responseBytes = false;
+    const conn = this.ctx.pools[index].acquire(this, fresh);
+    this.conn = conn;
+    if (conn.connected) this.send(conn);
+  }
+
+  private noNodeLeft(): void {
+    const dispatcher = this.ctx.dispatcher;
+    for (let i = 0; i < this.ranking.length; i++) {
+      if (dispatcher.isUp(this.ranking[i])) {
+        this.respond(502, `bad gateway: ${this.lastFailure || 'no node answered'}`);
+        return;
+      }
+    }
+    this.respond(503, new NoFallbackNodeError().message);
+  }
+
+  onUpstreamConnect(conn: UpstreamConn): void {
+    if (conn === this.conn) this.send(conn);
+  }
+
+  private send(conn: UpstreamConn): void {
+    const pool = this.ctx.pools[this.node];
+    const ep = pool.endpoint;
+    const head = upstreamRequestHead(this.headBuf, this.head, {
+      basePath: ep.basePath,
+      nodeAuthority: ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`,
+      clientIp: this.client.clientIp,
+    });
+    conn.deadline = this.waitDeadline();
+    const socket = conn.socket;
+    this.requestSent = true;
+    const body = this.body;
+    if (body.length === 0) {
+      socket.write(head);
+    } else {
+      socket.cork();
+      socket.write(head);
+      for (let i = 0; i < body.length; i++) socket.write(body[i]);
+      socket.uncork();
+    }
+    if (this.streaming) {
+      this.body = [];
+      if (this.clientPausedForNode && !this.bodyComplete) {
+        this.clientPausedForNode = false;
+        this.client.socket.resume();
+      }
+    }
+  }
+
+  /** While the body still streams in, the node may stay silent as long as the client keeps sending. */
+  private waitDeadline(): number {
+    const o = this.ctx.options;
+    return this.ctx.deadlines.now + (this.bodyComplete ? o.responseTimeout : o.idleTimeout);
+  }
+
+  onUpstreamDrain(): void {
+    if (this.clientPausedForNode && this.requestSent) {
+      this.clientPausedForNode = false;
+      this.client.socket.resume();
+    }
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    this.responseBytes = true;
+    const conn = this.conn!;
+    conn.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+    if (this.res === null) this.readResponseHead(chunk);
+    else this.forwardBody(chunk, 0);
+  }
+
+  private readResponseHead(chunk: Buffer): void {
+    let buf = this.resPending === null ? chunk : Buffer.concat([this.resPending, chunk]);
+    let res: ResponseHead;
+    let end: number;
+    try {
+      for (;;) {
+        end = findHeadEnd(buf, this.resScan);
+        if (end === -1) {
+          if (buf.length > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
+          this.resPending = buf;
+          this.resScan = buf.length;
+          return;
+        }
+        res = parseResponseHead(buf, end, this.head.method === 'HEAD');
+        this.resScan = 0;
+        if (res.status >= 200) break;
+        // Interim response: 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients.
+        if (res.status !== 100 && this.head.version === 11) this.client.socket.write(buf.subarray(0, end));
+        buf = buf.subarray(end);
+        this.resPending = null;
+        if (buf.length === 0) return;
+      }
+    } catch (err) {
+      this.resPending = null;
+      this.nodeBroke(err instanceof FramingError ? err.message : 'bad response from node');
+      return;
+    }
+    this.resPending = null;
+    this.res = res;
+    this.status = res.status;
+
+    const head = this.head;
+    let closeAfter = !head.keepAlive || !this.bodyComplete;
+    switch (res.bodyKind) {
+      case BodyKind.Length:
+        this.resLeft = res.contentLength;
+        break;
+      case BodyKind.Chunked:
+        if (head.version === 10) {
+          this.dechunk = true;
+          closeAfter = true;
+        }
+        this.resDecoder = new ChunkedDecoder(MAX_RESPONSE_HEAD, this.dechunk);
+        break;
+      case BodyKind.Close:
+        closeAfter = true;
+        break;
+    }
+    this.closeAfter = closeAfter;
+    const extra = closeAfter ? 'Connection: close\r\n' : head.version === 10 ? 'Connection: keep-alive\r\n' : '';
+    const out = clientResponseHead(buf, res, !this.dechunk, extra);
+    this.responseStarted = true;
+    const socket = this.client.socket;
+    if (end === buf.length) {
+      this.write(out);
+      this.forwardBody(buf, end);
+    } else {
+      socket.cork();
+      this.write(out);
+      this.forwardBody(buf, end);
+      socket.uncork();
+    }
+  }
+
+  private write(data: Buffer): void {
+    if (!this.client.socket.write(data) && !this.nodePausedForClient && this.conn !== null) {
+      this.nodePausedForClient = true;
+      this.conn.socket.pause();
+    }
+  }
+
+  /** The client drained its write buffer: let the node's bytes flow again. */
+  onClientDrain(): void {
+    if (this.nodePausedForClient) {
+      this.nodePausedForClient = false;
+      this.conn?.socket.resume();
+    }
+  }
+
+  private forwardBody(buf: Buffer, start: number): void {
+    const res = this.res!;
+    const n = buf.length - start;
+    switch (res.bodyKind) {
+      case BodyKind.None:
+        if (n > 0) this.nodeOverran = true;
+        this.complete();
+        return;
+      case BodyKind.Length: {
+        const take = n < this.resLeft ? n : this.resLeft;
+        if (take > 0) this.write(start === 0 && take === buf.length ? buf : buf.subarray(start, start + take));
+        this.resLeft -= take;
+        if (take < n) this.nodeOverran = true;
+        if (this.resLeft === 0) this.complete();
+        return;
+      }
+      case BodyKind.Chunked: {
+        const decoder = this.resDecoder!;
+        let used: number;
+        try {
+          used = decoder.feed(buf, start, buf.length);
+        } catch (err) {
+          this.nodeBroke((err as Error).message);
+          return;
+        }
+        if (this.dechunk) {
+          const spans = decoder.spans;
+          for (let i = 0; i < spans.length; i += 2) this.write(buf.subarray(spans[i], spans[i + 1]));
+        } else if (used > start) {
+          this.write(start === 0 && used === buf.length ? buf : buf.subarray(start, used));
+        }
+        if (decoder.done) {
+          if (used < buf.length) this.nodeOverran = true;
+          this.complete();
+        }
+        return;
+      }
+      case BodyKind.Close:
+        if (n > 0) this.write(start === 0 ? buf : buf.subarray(start));
+        return;
+    }
+  }
+
+  /** The response is complete: the node connection goes back to the pool if it can carry another. */
+  private complete(): void {
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) {
+      conn.owner = null;
+      if (this.nodePausedForClient) conn.socket.resume();
+      const reusable = this.res!.reusable && this.bodyComplete && !this.nodeOverran && !this.streamingUnfinished();
+      if (reusable) this.ctx.pools[this.node].release(conn);
+      else conn.destroy();
+    }
+    this.finish(this.closeAfter);
+  }
+
+  private streamingUnfinished(): boolean {
+    return this.streaming && !this.bodyComplete;
+  }
+
+  onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void {
+    if (conn !== this.conn) return;
+    if (ended && this.res !== null && this.res.bodyKind === BodyKind.Close) {
+      this.complete(); // a close-delimited body ends here
+      return;
+    }
+    this.attemptFailed(reason, false);
+  }
+
+  onUpstreamDeadline(conn: UpstreamConn): void {
+    if (conn !== this.conn) return;
+    if (!conn.connected) this.attemptFailed('connect timeout', false);
+    else if (this.res === null) this.attemptFailed('response timeout', true);
+    else this.nodeBroke('node stalled mid-response');
+  }
+
+  /** The node's response cannot be trusted or finished: no retry once a response byte came back. */
+  private nodeBroke(reason: string): void {
+    this.lastFailure = reason;
+    this.dropConn();
+    if (this.responseStarted) this.abortClient();
+    else this.respond(502, `bad gateway: ${reason}`);
+  }
+
+  private attemptFailed(reason: string, timedOut: boolean): void {
+    this.lastFailure = reason;
+    const conn = this.dropConn();
+    if (this.responseStarted) {
+      this.abortClient();
+      return;
+    }
+    if (this.responseBytes) {
+      this.respond(502, `bad gateway: ${reason}`);
+      return;
+    }
+    if (!conn.connected || !this.requestSent) {
+      // Nothing reached the node: always safe to go on, and the node is down for everyone.
+      this.ctx.dispatcher.nodeFailed(this.node, reason);
+      this.ctx.pools[this.node].closeIdle();
+      this.dispatch();
+      return;
+    }
+    const replayable = this.head.idempotent && this.replayable && this.bodyComplete;
+    if (replayable && conn.reused && !timedOut) {
+      // Likely the keep-alive race (node closed an idle connection as we reused it): same node, new connection.
+      this.retrySameNodeFresh = true;
+      this.dispatch();
+      return;
+    }
+    if (replayable) {
+      this.dispatch();
+      return;
+    }
+    this.respond(timedOut ? 504 : 502, timedOut ? 'gateway timeout: node did not answer in time' : `bad gateway: ${reason}`);
+  }
+
+  private dropConn(): UpstreamConn {
+    const conn = this.conn!;
+    this.conn = null;
+    conn.destroy();
+    this.res = null;
+    this.resPending = null;
+    this.resScan = 0;
+    this.nodePausedForClient = false;
+    return conn;
+  }
+
+  /** An answer of our own (error or 503): the request never got a usable response from a node. */
+  private respond(status: number, message: string): void {
+    if (this.conn !== null) this.dropConn();
+    this.status = status;
+    const close = !this.head.keepAlive || !this.bodyComplete;
+    if (this.clientPausedForNode) {
+      this.clientPausedForNode = false;
+      this.client.socket.resume();
+    }
+    this.wantsBody = false;
+    this.client.socket.write(errorResponse(status, message, close));
+    this.finish(close);
+  }
+
+  /** The request body itself is malformed (chunked framing). */
+  private rejectBody(err: FramingError): void {
+    this.lastFailure = err.message;
+    this.wantsBody = false;
+    this.bodyComplete = false;
+    if (this.responseStarted) {
+      this.dropConn();
+      this.abortClient();
+    } else {
+      this.respond(err.status, err.message);
+    }
+  }
+
+  /** Too late for a clean error: cut the client connection so it sees the response was incomplete. */
+  private abortClient(): void {
+    this.client.socket.destroy();
+    this.finish(true);
+  }
+
+  /** The client went away mid-exchange. */
+  clientGone(): void {
+    if (this.finished) return;
+    if (this.conn !== null) this.dropConn();
+    if (this.status === 0 || !this.responseStarted) this.status = 499;
+    this.finish(true);
+  }
+
+  private finish(closeAfter: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.wantsBody = false;
+    this.ctx.dispatcher.finished(this.head, this.status >= 200 && this.node !== -1 && this.responseStarted ? this.node : -1, this.status, this.attempts, performance.now() - this.startedAt);
+    this.client.exchangeDone(closeAfter);
+  }
+}

@@ -1,0 +1,167 @@
+import { COLON, CR, FIELD_VALUE, HEX, HTAB, LF, SP, TOKEN } from './chars.js';
+import { FramingError } from './framing-error.js';
+
+const enum State {
+  Size,
+  SizeWhitespace,
+  Extension,
+  SizeLF,
+  Data,
+  DataCR,
+  DataLF,
+  TrailerLineStart,
+  TrailerLine,
+  TrailerLF,
+  FinalLF,
+  Done,
+}
+
+/** 2^52: comfortably exact in a double, and far beyond any real chunk. */
+const MAX_CHUNK = 0x10000000000000;
+const MAX_SIZE_LINE = 4096;
+
+/**
+ * Incremental, strict validator of a chunked body (RFC 9112 §7.1). It never copies: callers forward
+ * the raw bytes it accepted (chunk extensions and trailers included, already validated), or, when
+ * `collectData` is on, read the data spans it found in `spans` to de-chunk for HTTP/1.0 clients.
+ * The same input split at any byte position yields the same result.
+ */
+export class ChunkedDecoder {
+  private state = State.Size;
+  private remaining = 0;
+  private digits = 0;
+  private lineBytes = 0;
+  private trailerBytes = 0;
+  private trailerNameDone = false;
+  private trailerNameLength = 0;
+  /** Data spans [start, end) found by the last feed(), when collecting. */
+  readonly spans: number[] = [];
+  /** Total payload bytes seen. */
+  dataBytes = 0;
+
+  constructor(
+    private readonly maxTrailerBytes: number,
+    private readonly collectData = false,
+  ) {}
+
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /**
+   * Consumes buf[start, end). Returns the index just past the last byte that belongs to the body:
+   * `end` when more is needed, less when the body ended inside this piece (the rest is the next message).
+   */
+  feed(buf: Uint8Array, start: number, end: number): number {
+    const spans = this.spans;
+    if (this.collectData) spans.length = 0;
+    let i = start;
+    while (i < end) {
+      const c = buf[i];
+      switch (this.state) {
+        case State.Size: {
+          const h = HEX[c];
+          if (h !== 255) {
+            this.remaining = this.remaining * 16 + h;
+            if (this.remaining >= MAX_CHUNK) throw new FramingError(400, 'chunk size too large');
+            if (++this.digits > 16) throw new FramingError(400, 'chunk size too long');
+            this.lineBytes++;
+            i++;
+            break;
+          }
+          if (this.digits === 0) throw new FramingError(400, 'invalid chunk size');
+          if (c === CR) this.state = State.SizeLF;
+          else if (c === 0x3b /* ; */) this.state = State.Extension;
+          else if (c === SP || c === HTAB) this.state = State.SizeWhitespace;
+          else throw new FramingError(400, 'invalid chunk size');
+          this.lineBytes++;
+          i++;
+          break;
+        }
+        case State.SizeWhitespace:
+          // BWS is only allowed before a chunk extension.
+          if (c === 0x3b) this.state = State.Extension;
+          else if (c !== SP && c !== HTAB) throw new FramingError(400, 'invalid chunk size line');
+          if (++this.lineBytes > MAX_SIZE_LINE) throw new FramingError(400, 'chunk extension too long');
+          i++;
+          break;
+        case State.Extension:
+          if (c === CR) this.state = State.SizeLF;
+          else if (FIELD_VALUE[c] !== 1) throw new FramingError(400, 'invalid chunk extension');
+          if (++this.lineBytes > MAX_SIZE_LINE) throw new FramingError(400, 'chunk extension too long');
+          i++;
+          break;
+        case State.SizeLF:
+          if (c !== LF) throw new FramingError(400, 'invalid chunk size line');
+          i++;
+          this.digits = 0;
+          this.lineBytes = 0;
+          if (this.remaining === 0) {
+            this.state = State.TrailerLineStart;
+          } else {
+            this.state = State.Data;
+          }
+          break;
+        case State.Data: {
+          const n = Math.min(end - i, this.remaining);
+          if (this.collectData) {
+            const last = spans.length;
+            if (last > 0 && spans[last - 1] === i) spans[last - 1] = i + n;
+            else spans.push(i, i + n);
+          }
+          this.remaining -= n;
+          this.dataBytes += n;
+          i += n;
+          if (this.remaining === 0) this.state = State.DataCR;
+          break;
+        }
+        case State.DataCR:
+          if (c !== CR) throw new FramingError(400, 'missing CRLF after chunk data');
+          this.state = State.DataLF;
+          i++;
+          break;
+        case State.DataLF:
+          if (c !== LF) throw new FramingError(400, 'missing CRLF after chunk data');
+          this.state = State.Size;
+          i++;
+          break;
+        case State.TrailerLineStart:
+          if (c === CR) {
+            this.state = State.FinalLF;
+            i++;
+            break;
+          }
+          if (c === SP || c === HTAB) throw new FramingError(400, 'obsolete line folding in trailer');
+          this.trailerNameDone = false;
+          this.trailerNameLength = 0;
+          this.state = State.TrailerLine;
+          break;
+        case State.TrailerLine:
+          if (++this.trailerBytes > this.maxTrailerBytes) throw new FramingError(431, 'trailer section too large');
+          if (!this.trailerNameDone) {
+            if (TOKEN[c] === 1) this.trailerNameLength++;
+            else if (c === COLON && this.trailerNameLength > 0) this.trailerNameDone = true;
+            else throw new FramingError(400, 'malformed trailer field');
+          } else if (c === CR) {
+            this.state = State.TrailerLF;
+          } else if (FIELD_VALUE[c] !== 1) {
+            throw new FramingError(400, 'invalid character in trailer field');
+          }
+          i++;
+          break;
+        case State.TrailerLF:
+          if (c !== LF) throw new FramingError(400, 'bare CR in trailer');
+          this.state = State.TrailerLineStart;
+          i++;
+          break;
+        case State.FinalLF:
+          if (c !== LF) throw new FramingError(400, 'malformed end of chunked body');
+          this.state = State.Done;
+          return i + 1;
+        case State.Done:
+          return i;
+      }
+    }
+    return i;
+  }
+}

@@ -1,0 +1,36 @@
+import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TOKEN } from './chars.js';
+import { FramingError } from './framing-error.js';
+
+/** Positions of the field line last scanned; one shared scratch object, so scanning allocates nothing. */
+export const field = { nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
+
+/**
+ * Scans one `name: value CRLF` line starting at `start` (RFC 9112 §5): a token name right before the
+ * colon (no whitespace), OWS around the value, no obs-fold, no control characters, CR only before LF.
+ * `status` is the answer for a bad line: 400 for clients, 502 for nodes.
+ */
+export function scanFieldLine(buf: Buffer, start: number, status: number): void {
+  let i = start;
+  if (buf[i] === SP || buf[i] === HTAB) throw new FramingError(status, 'obsolete line folding');
+  while (TOKEN[buf[i]] === 1) i++;
+  const nameEnd = i;
+  if (nameEnd === start || buf[i] !== COLON) throw new FramingError(status, 'malformed header field');
+  i++;
+  while (buf[i] === SP || buf[i] === HTAB) i++;
+  const valueStart = i;
+  while (FIELD_VALUE[buf[i]] === 1) i++;
+  if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(status, 'invalid character in header field');
+  let valueEnd = i;
+  while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+  field.nameEnd = nameEnd;
+  field.valueStart = valueStart;
+  field.valueEnd = valueEnd;
+  field.next = i + 2;
+}
+
+/** Appends the line [start, end) to a list of kept ranges, merging with the previous range when adjacent. */
+export function keepLine(keep: number[], start: number, end: number): void {
+  const n = keep.length;
+  if (n > 0 && keep[n - 1] === start) keep[n - 1] = end;
+  else keep.push(start, end);
+}

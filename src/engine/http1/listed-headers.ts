@@ -1,0 +1,23 @@
+import { COLON, LF } from './chars.js';
+import { keepLine } from './field-line.js';
+
+/**
+ * Removes from `keep` (pairs of [start, end) line ranges into buf) every header line whose name is in
+ * `names`: the headers a Connection field declares hop-by-hop. Rare, so written for clarity.
+ */
+export function withoutListedHeaders(buf: Buffer, keep: number[], names: string[]): number[] {
+  const kept: number[] = [];
+  for (let p = 0; p < keep.length; p += 2) {
+    let s = keep[p];
+    const e = keep[p + 1];
+    while (s < e) {
+      const lineEnd = buf.indexOf(LF, s) + 1;
+      const name = buf.toString('latin1', s, buf.indexOf(COLON, s)).toLowerCase();
+      if (!names.includes(name)) {
+        keepLine(kept, s, lineEnd);
+      }
+      s = lineEnd;
+    }
+  }
+  return kept;
+}

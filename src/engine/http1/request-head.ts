@@ -1,0 +1,284 @@
+import { CR, HOST, HTAB, LF, LOWER, SP, TARGET, TOKEN, equalsLower } from './chars.js';
+import { FramingError } from './framing-error.js';
+import { withoutListedHeaders } from './listed-headers.js';
+import { field, keepLine, scanFieldLine } from './field-line.js';
+
+/**
+ * A parsed, validated request head. Only what routing and framing need is decoded;
+ * everything else is forwarded as the client sent it (the `keep` byte ranges).
+ */
+export interface RequestHead {
+  method: string;
+  /** Origin-form target ("/r/app/fn?x=1"); absolute-form is reduced to this. */
+  target: string;
+  /** True when the request line must be rebuilt (absolute-form, HTTP/1.0) rather than copied. */
+  rewriteLine: boolean;
+  /** End of the request line including CRLF. */
+  lineEnd: number;
+  /** 10 or 11. */
+  version: number;
+  /** Byte length of the whole head including the final CRLFCRLF. */
+  headEnd: number;
+  /** -1 when absent. */
+  contentLength: number;
+  chunked: boolean;
+  /** The client wants the connection kept open after this exchange. */
+  keepAlive: boolean;
+  expectContinue: boolean;
+  host: string | undefined;
+  /** Value of the configured hash header, if any. */
+  hashValue: string | undefined;
+  /** Existing X-Forwarded-For, to append to. */
+  forwardedFor: string | undefined;
+  idempotent: boolean;
+  /** Header lines to forward: [start, end) pairs into the head buffer, CRLF included. */
+  keep: number[];
+}
+
+export interface RequestHeadOptions {
+  /** Lower-case name of the header used as hash key, or undefined. */
+  hashHeader: Uint8Array | undefined;
+}
+
+const enc = (s: string) => Buffer.from(s, 'latin1');
+const H_CONTENT_LENGTH = enc('content-length');
+const H_TRANSFER_ENCODING = enc('transfer-encoding');
+const H_CONNECTION = enc('connection');
+const H_HOST = enc('host');
+const H_EXPECT = enc('expect');
+const H_UPGRADE = enc('upgrade');
+const H_KEEP_ALIVE = enc('keep-alive');
+const H_TE = enc('te');
+const H_TRAILER = enc('trailer');
+const H_PROXY_CONNECTION = enc('proxy-connection');
+const H_X_FORWARDED_FOR = enc('x-forwarded-for');
+const H_X_FORWARDED_PROTO = enc('x-forwarded-proto');
+const H_X_FORWARDED_HOST = enc('x-forwarded-host');
+
+/** Requests that may be sent again to another node when the first one may have received them. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Parses buf[0, headEnd) where headEnd is just past CRLFCRLF (see findHeadEnd). Throws FramingError. */
+export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHeadOptions): RequestHead {
+  // --- request line: method SP request-target SP HTTP-version CRLF
+  let i = 0;
+  while (TOKEN[buf[i]] === 1) i++;
+  if (i === 0 || buf[i] !== SP) throw new FramingError(400, 'malformed request line');
+  const method = methodName(buf, i);
+  const targetStart = ++i;
+  while (TARGET[buf[i]] === 1) i++;
+  if (i === targetStart || buf[i] !== SP) throw new FramingError(400, 'malformed request target');
+  const targetEnd = i++;
+  const version = parseVersion(buf, i);
+  i += 8;
+  if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(400, 'malformed request line');
+  const lineEnd = i + 2;
+
+  if (method === 'CONNECT') throw new FramingError(501, 'CONNECT is not supported');
+  let target = buf.toString('latin1', targetStart, targetEnd);
+  let rewriteLine = version === 10;
+  const first = buf[targetStart];
+  if (first !== 0x2f /* / */) {
+    if (first === 0x2a /* * */ && targetEnd - targetStart === 1 && method === 'OPTIONS') {
+      // asterisk-form: forwarded as is
+    } else {
+      target = originFormOf(target);
+      rewriteLine = true;
+    }
+  }
+
+  // --- header fields
+  const head: RequestHead = {
+    method,
+    target,
+    rewriteLine,
+    lineEnd,
+    version,
+    headEnd,
+    contentLength: -1,
+    chunked: false,
+    keepAlive: version === 11,
+    expectContinue: false,
+    host: undefined,
+    hashValue: undefined,
+    forwardedFor: undefined,
+    idempotent: IDEMPOTENT.has(method),
+    keep: [],
+  };
+  let sawTransferEncoding = false;
+  let sawHost = false;
+  let connectionTokens: string[] | undefined;
+  let close = false;
+  let keepAliveToken = false;
+  const keep = head.keep;
+  const end = headEnd - 2; // the final empty line
+  i = lineEnd;
+  while (i < end) {
+    const lineStart = i;
+    scanFieldLine(buf, i, 400);
+    const nameEnd = field.nameEnd;
+    const valueStart = field.valueStart;
+    const valueEnd = field.valueEnd;
+    i = field.next;
+
+    let forward = true;
+    switch (nameEnd - lineStart) {
+      case 14:
+        if (equalsLower(buf, lineStart, nameEnd, H_CONTENT_LENGTH)) {
+          if (head.contentLength !== -1) throw new FramingError(400, 'duplicate Content-Length');
+          head.contentLength = parseLength(buf, valueStart, valueEnd);
+        }
+        break;
+      case 17:
+        if (equalsLower(buf, lineStart, nameEnd, H_TRANSFER_ENCODING)) {
+          if (sawTransferEncoding) throw new FramingError(400, 'duplicate Transfer-Encoding');
+          sawTransferEncoding = true;
+          head.chunked = checkTransferEncoding(buf, valueStart, valueEnd);
+        } else if (equalsLower(buf, lineStart, nameEnd, H_X_FORWARDED_PROTO)) forward = false;
+        break;
+      case 10:
+        if (equalsLower(buf, lineStart, nameEnd, H_CONNECTION)) {
+          forward = false;
+          for (const token of splitTokens(buf, valueStart, valueEnd)) {
+            if (token === 'close') close = true;
+            else if (token === 'keep-alive') keepAliveToken = true;
+            else (connectionTokens ??= []).push(token);
+          }
+        } else if (equalsLower(buf, lineStart, nameEnd, H_KEEP_ALIVE)) forward = false;
+        break;
+      case 4:
+        if (equalsLower(buf, lineStart, nameEnd, H_HOST)) {
+          if (sawHost) throw new FramingError(400, 'duplicate Host');
+          sawHost = true;
+          for (let k = valueStart; k < valueEnd; k++) if (HOST[buf[k]] !== 1) throw new FramingError(400, 'invalid Host');
+          head.host = buf.toString('latin1', valueStart, valueEnd);
+        }
+        break;
+      case 6:
+        if (equalsLower(buf, lineStart, nameEnd, H_EXPECT)) {
+          forward = false; // we answer 100 Continue ourselves and read the body
+          if (buf.toString('latin1', valueStart, valueEnd).toLowerCase() !== '100-continue') {
+            throw new FramingError(417, 'unsupported expectation');
+          }
+          head.expectContinue = true;
+        }
+        break;
+      case 7:
+        if (equalsLower(buf, lineStart, nameEnd, H_UPGRADE)) {
+          forward = false;
+          if (buf.toString('latin1', valueStart, valueEnd).toLowerCase().includes('websocket')) {
+            throw new FramingError(501, 'WebSocket upgrade is not supported');
+          }
+        } else if (equalsLower(buf, lineStart, nameEnd, H_TRAILER)) forward = false;
+        break;
+      case 2:
+        if (equalsLower(buf, lineStart, nameEnd, H_TE)) forward = false;
+        break;
+      case 16:
+        if (equalsLower(buf, lineStart, nameEnd, H_PROXY_CONNECTION) || equalsLower(buf, lineStart, nameEnd, H_X_FORWARDED_HOST)) {
+          forward = false;
+        }
+        break;
+      case 15:
+        if (equalsLower(buf, lineStart, nameEnd, H_X_FORWARDED_FOR)) {
+          forward = false;
+          const v = buf.toString('latin1', valueStart, valueEnd);
+          head.forwardedFor = head.forwardedFor === undefined ? v : `${head.forwardedFor}, ${v}`;
+        }
+        break;
+    }
+    const hashHeader = opts.hashHeader;
+    if (hashHeader !== undefined && head.hashValue === undefined && equalsLower(buf, lineStart, nameEnd, hashHeader)) {
+      head.hashValue = buf.toString('latin1', valueStart, valueEnd);
+    }
+    if (forward) keepLine(keep, lineStart, i);
+  }
+
+  if (sawTransferEncoding) {
+    if (version === 10) throw new FramingError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    if (head.contentLength !== -1) throw new FramingError(400, 'both Content-Length and Transfer-Encoding');
+  }
+  if (version === 11 && !sawHost) throw new FramingError(400, 'missing Host header');
+  head.keepAlive = !close && (version === 11 || keepAliveToken);
+  if (connectionTokens !== undefined) head.keep = withoutListedHeaders(buf, head.keep, connectionTokens);
+  return head;
+}
+
+function methodName(buf: Buffer, end: number): string {
+  // The common methods without allocating a new string.
+  const c = buf[0];
+  if (end === 3 && c === 0x47 && buf[1] === 0x45 && buf[2] === 0x54) return 'GET';
+  if (end === 4 && c === 0x50 && buf[1] === 0x4f && buf[2] === 0x53 && buf[3] === 0x54) return 'POST';
+  if (end === 4 && c === 0x48 && buf[1] === 0x45 && buf[2] === 0x41 && buf[3] === 0x44) return 'HEAD';
+  if (end === 3 && c === 0x50 && buf[1] === 0x55 && buf[2] === 0x54) return 'PUT';
+  return buf.toString('latin1', 0, end);
+}
+
+/** "HTTP/1.1" or "HTTP/1.0"; another well-formed version is 505, anything else 400. */
+function parseVersion(buf: Buffer, i: number): number {
+  if (buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 || buf[i + 4] !== 0x2f) {
+    throw new FramingError(400, 'malformed HTTP version');
+  }
+  const major = buf[i + 5] - 0x30;
+  const minor = buf[i + 7] - 0x30;
+  if (major < 0 || major > 9 || buf[i + 6] !== 0x2e || minor < 0 || minor > 9) throw new FramingError(400, 'malformed HTTP version');
+  if (major === 1 && minor === 1) return 11;
+  if (major === 1 && minor === 0) return 10;
+  throw new FramingError(505, 'HTTP version not supported');
+}
+
+/** Content-Length: 1*DIGIT, nothing else (no sign, no list, no spaces inside). */
+export function parseLength(buf: Uint8Array, start: number, end: number): number {
+  if (start === end || end - start > 15) throw new FramingError(400, 'invalid Content-Length');
+  let n = 0;
+  for (let k = start; k < end; k++) {
+    const d = buf[k] - 0x30;
+    if (d < 0 || d > 9) throw new FramingError(400, 'invalid Content-Length');
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Requests: only "chunked" is accepted; other codings we cannot decode are 501, chunked-not-last is 400. */
+function checkTransferEncoding(buf: Buffer, start: number, end: number): boolean {
+  const codings = splitTokens(buf, start, end);
+  if (codings.length === 1 && codings[0] === 'chunked') return true;
+  if (codings.length > 1 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1) {
+    throw new FramingError(501, 'unsupported transfer coding');
+  }
+  throw new FramingError(400, 'invalid Transfer-Encoding');
+}
+
+/** Comma-separated tokens, lower-cased; empty elements skipped; a non-token element is a 400. */
+export function splitTokens(buf: Uint8Array, start: number, end: number): string[] {
+  const out: string[] = [];
+  let k = start;
+  while (k < end) {
+    while (k < end && (buf[k] === SP || buf[k] === HTAB || buf[k] === 0x2c)) k++;
+    const s = k;
+    while (k < end && TOKEN[buf[k]] === 1) k++;
+    if (k > s) {
+      let t = '';
+      for (let j = s; j < k; j++) t += String.fromCharCode(LOWER[buf[j]]);
+      out.push(t);
+    }
+    while (k < end && (buf[k] === SP || buf[k] === HTAB)) k++;
+    if (k < end && buf[k] !== 0x2c) throw new FramingError(400, 'malformed token list');
+  }
+  return out;
+}
+
+
+/** Reduces an absolute-form target to origin-form; anything else that is not origin-form is a 400. */
+function originFormOf(target: string): string {
+  const lower = target.slice(0, 8).toLowerCase();
+  let rest: string;
+  if (lower.startsWith('http://')) rest = target.slice(7);
+  else if (lower.startsWith('https://')) rest = target.slice(8);
+  else throw new FramingError(400, 'invalid request target');
+  let k = 0;
+  while (k < rest.length && rest[k] !== '/' && rest[k] !== '?') k++;
+  if (k === 0) throw new FramingError(400, 'invalid request target');
+  const path = rest.slice(k);
+  return path === '' ? '/' : path[0] === '?' ? `/${path}` : path;
+}

@@ -1,0 +1,167 @@
+import { CR, FIELD_VALUE, LF, SP, equalsLower } from './chars.js';
+import { FramingError } from './framing-error.js';
+import { withoutListedHeaders } from './listed-headers.js';
+import { field, keepLine, scanFieldLine } from './field-line.js';
+import { parseLength, splitTokens } from './request-head.js';
+
+/** How the body of a response is delimited (RFC 9112 §6.3). */
+export const enum BodyKind {
+  None,
+  Length,
+  Chunked,
+  /** Until the node closes the connection. */
+  Close,
+}
+
+export interface ResponseHead {
+  status: number;
+  /** 10 or 11. */
+  version: number;
+  headEnd: number;
+  bodyKind: BodyKind;
+  contentLength: number;
+  /** The node keeps the connection open after this response. */
+  reusable: boolean;
+  /** Header lines to forward, [start, end) pairs; the status line is [0, lineEnd). */
+  lineEnd: number;
+  keep: number[];
+  /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
+  transferEncoding: [number, number] | undefined;
+}
+
+const enc = (s: string) => Buffer.from(s, 'latin1');
+const H_CONTENT_LENGTH = enc('content-length');
+const H_TRANSFER_ENCODING = enc('transfer-encoding');
+const H_CONNECTION = enc('connection');
+const H_KEEP_ALIVE = enc('keep-alive');
+const H_PROXY_CONNECTION = enc('proxy-connection');
+const H_UPGRADE = enc('upgrade');
+const H_TRAILER = enc('trailer');
+const H_TE = enc('te');
+
+/**
+ * Parses a response head from a node: buf[0, headEnd). `requestMethod` decides HEAD semantics.
+ * A node's response we cannot frame safely is a FramingError (the caller answers 502).
+ */
+export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: boolean): ResponseHead {
+  // status-line = HTTP-version SP 3DIGIT SP [reason] CRLF (a missing SP before an empty reason is tolerated)
+  if (buf[0] !== 0x48 || buf[1] !== 0x54 || buf[2] !== 0x54 || buf[3] !== 0x50 || buf[4] !== 0x2f || buf[5] !== 0x31 || buf[6] !== 0x2e) {
+    throw new FramingError(502, 'malformed status line from node');
+  }
+  const minor = buf[7];
+  if ((minor !== 0x30 && minor !== 0x31) || buf[8] !== SP) throw new FramingError(502, 'unsupported HTTP version from node');
+  const d0 = buf[9] - 0x30;
+  const d1 = buf[10] - 0x30;
+  const d2 = buf[11] - 0x30;
+  if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new FramingError(502, 'malformed status code from node');
+  const status = d0 * 100 + d1 * 10 + d2;
+  let i = 12;
+  if (buf[i] === SP) {
+    i++;
+    while (FIELD_VALUE[buf[i]] === 1) i++;
+  }
+  if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(502, 'malformed status line from node');
+  const lineEnd = i + 2;
+  const version = minor === 0x31 ? 11 : 10;
+
+  let contentLength = -1;
+  let sawTransferEncoding = false;
+  let chunkedLast = false;
+  let close = version === 10;
+  let keepAliveToken = false;
+  let listed: string[] | undefined;
+  let transferEncoding: [number, number] | undefined;
+  const keep: number[] = [];
+  const end = headEnd - 2;
+  i = lineEnd;
+  while (i < end) {
+    const lineStart = i;
+    scanFieldLine(buf, i, 502);
+    const nameEnd = field.nameEnd;
+    const valueStart = field.valueStart;
+    const valueEnd = field.valueEnd;
+    i = field.next;
+
+    let forward = true;
+    switch (nameEnd - lineStart) {
+      case 14:
+        if (equalsLower(buf, lineStart, nameEnd, H_CONTENT_LENGTH)) {
+          const n = parseLengthFromNode(buf, valueStart, valueEnd);
+          if (contentLength !== -1 && contentLength !== n) throw new FramingError(502, 'conflicting Content-Length from node');
+          if (contentLength !== -1) forward = false; // an identical duplicate is folded into one
+          contentLength = n;
+        }
+        break;
+      case 17:
+        if (equalsLower(buf, lineStart, nameEnd, H_TRANSFER_ENCODING)) {
+          if (sawTransferEncoding) throw new FramingError(502, 'duplicate Transfer-Encoding from node');
+          sawTransferEncoding = true;
+          const codings = splitTokensFromNode(buf, valueStart, valueEnd);
+          chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
+          forward = false;
+          transferEncoding = [lineStart, i];
+        }
+        break;
+      case 10:
+        if (equalsLower(buf, lineStart, nameEnd, H_CONNECTION)) {
+          forward = false;
+          for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
+            if (token === 'close') close = true;
+            else if (token === 'keep-alive') keepAliveToken = true;
+            else (listed ??= []).push(token);
+          }
+        } else if (equalsLower(buf, lineStart, nameEnd, H_KEEP_ALIVE)) forward = false;
+        break;
+      case 16:
+        if (equalsLower(buf, lineStart, nameEnd, H_PROXY_CONNECTION)) forward = false;
+        break;
+      case 7:
+        if (equalsLower(buf, lineStart, nameEnd, H_UPGRADE) || equalsLower(buf, lineStart, nameEnd, H_TRAILER)) forward = false;
+        break;
+      case 2:
+        if (equalsLower(buf, lineStart, nameEnd, H_TE)) forward = false;
+        break;
+    }
+    if (forward) keepLine(keep, lineStart, i);
+  }
+  if (version === 10 && keepAliveToken) close = false;
+  if (sawTransferEncoding && contentLength !== -1) throw new FramingError(502, 'both Content-Length and Transfer-Encoding from node');
+  if (status === 101) throw new FramingError(502, 'unexpected protocol switch from node');
+
+  let bodyKind: BodyKind;
+  if (isHeadRequest || status < 200 || status === 204 || status === 304) bodyKind = BodyKind.None;
+  else if (sawTransferEncoding) bodyKind = chunkedLast ? BodyKind.Chunked : BodyKind.Close;
+  else if (contentLength !== -1) bodyKind = BodyKind.Length;
+  else bodyKind = BodyKind.Close;
+
+  const head: ResponseHead = {
+    status,
+    version,
+    headEnd,
+    bodyKind,
+    contentLength,
+    reusable: !close && bodyKind !== BodyKind.Close,
+    lineEnd,
+    keep,
+    transferEncoding,
+  };
+  if (listed !== undefined) head.keep = withoutListedHeaders(buf, head.keep, listed);
+  return head;
+}
+
+function parseLengthFromNode(buf: Buffer, start: number, end: number): number {
+  try {
+    return parseLength(buf, start, end);
+  } catch {
+    throw new FramingError(502, 'invalid Content-Length from node');
+  }
+}
+
+function splitTokensFromNode(buf: Buffer, start: number, end: number): string[] {
+  try {
+    return splitTokens(buf, start, end);
+  } catch {
+    throw new FramingError(502, 'malformed header from node');
+  }
+}
+

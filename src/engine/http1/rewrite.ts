@@ -1,0 +1,62 @@
+import type { RequestHead } from './request-head.js';
+import type { ResponseHead } from './response-head.js';
+
+/**
+ * Builds an outgoing head from a received one: a first line (copied, or given as a string), the kept
+ * header ranges copied byte for byte, optional extra ranges, then `extra` header text and the final CRLF.
+ * One allocation, one write.
+ */
+function assemble(buf: Buffer, line: string | null, lineEnd: number, keep: number[], extraRange: readonly number[] | undefined, extra: string): Buffer {
+  let size = (line === null ? lineEnd : line.length) + extra.length + 2;
+  for (let p = 0; p < keep.length; p += 2) size += keep[p + 1] - keep[p];
+  if (extraRange !== undefined) size += extraRange[1] - extraRange[0];
+  const out = Buffer.allocUnsafe(size);
+  let at = line === null ? buf.copy(out, 0, 0, lineEnd) : out.write(line, 0, 'latin1');
+  for (let p = 0; p < keep.length; p += 2) at += buf.copy(out, at, keep[p], keep[p + 1]);
+  if (extraRange !== undefined) at += buf.copy(out, at, extraRange[0], extraRange[1]);
+  at += out.write(extra, at, 'latin1');
+  out[at] = 0x0d;
+  out[at + 1] = 0x0a;
+  return out;
+}
+
+/** What a node needs to hear besides the client's own headers. */
+export interface ForwardContext {
+  /** "/base" or "". */
+  basePath: string;
+  /** "host:port" of the node, for HTTP/1.0 requests that came without Host. */
+  nodeAuthority: string;
+  clientIp: string;
+}
+
+/**
+ * The request head sent to a node: HTTP/1.1, base path prefixed, Host unchanged, hop-by-hop fields gone,
+ * X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host set.
+ */
+export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: ForwardContext): Buffer {
+  let line: string | null = null;
+  if (head.rewriteLine || ctx.basePath !== '') {
+    const target = ctx.basePath === '' ? head.target : head.target === '*' ? ctx.basePath : ctx.basePath + head.target;
+    line = `${head.method} ${target} HTTP/1.1\r\n`;
+  }
+  let extra =
+    'X-Forwarded-For: ' +
+    (head.forwardedFor === undefined ? ctx.clientIp : `${head.forwardedFor}, ${ctx.clientIp}`) +
+    '\r\nX-Forwarded-Proto: http\r\n';
+  extra += head.host === undefined ? `Host: ${ctx.nodeAuthority}\r\n` : `X-Forwarded-Host: ${head.host}\r\n`;
+  return assemble(buf, line, head.lineEnd, head.keep, undefined, extra);
+}
+
+/**
+ * The response head sent to the client, or the node's bytes unchanged when nothing needs to change
+ * (no hop-by-hop fields, no connection override): the common case costs no copy.
+ */
+export function clientResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string): Buffer {
+  const keep = res.keep;
+  const untouched =
+    extra === '' &&
+    res.transferEncoding === undefined &&
+    (res.headEnd - 2 === res.lineEnd ? keep.length === 0 : keep.length === 2 && keep[0] === res.lineEnd && keep[1] === res.headEnd - 2);
+  if (untouched) return buf.subarray(0, res.headEnd);
+  return assemble(buf, null, res.lineEnd, keep, keepTransferEncoding ? res.transferEncoding : undefined, extra);
+}

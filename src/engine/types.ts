@@ -1,0 +1,36 @@
+import type { RequestHead } from './http1/request-head.js';
+
+/**
+ * What the engine asks of the routing layer, in terms of node indices only: the engine knows bytes,
+ * the dispatcher knows functions, rankings and health. Data flows one way: head → ranking → node.
+ */
+export interface Dispatcher {
+  /** Node indices for this request, owner first (the same array may be shared; do not mutate). */
+  ranking(head: RequestHead): readonly number[];
+  isUp(index: number): boolean;
+  /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */
+  nodeFailed(index: number, reason: string): void;
+  /** Called once per request when it ends, for access logs and metrics. `node` is -1 if none answered. */
+  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number): void;
+}
+
+/** Where and how a node is reached; built once per node. */
+export interface NodeEndpoint {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly basePath: string;
+}
+
+export interface EngineOptions {
+  connectTimeout: number;
+  responseTimeout: number;
+  idleTimeout: number;
+  headerTimeout: number;
+  upstreamIdleTimeout: number;
+  maxReplayBody: number;
+  maxHeaderSize: number;
+  maxIdlePerNode: number;
+  /** Lower-case header name whose value is the routing key, if configured. */
+  hashHeader: string | undefined;
+}

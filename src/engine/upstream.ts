@@ -1,0 +1,136 @@
+import net from 'node:net';
+import type { Deadlines, Timed } from './deadlines.js';
+import type { NodeEndpoint } from './types.js';
+
+/** Events an upstream connection reports to whichever exchange currently owns it. */
+export interface UpstreamOwner {
+  onUpstreamConnect(conn: UpstreamConn): void;
+  onUpstreamData(chunk: Buffer): void;
+  onUpstreamDrain(): void;
+  /** The node closed or reset the connection, or a deadline expired; `reason` says which. */
+  onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void;
+  onUpstreamDeadline(conn: UpstreamConn): void;
+}
+
+/**
+ * One TCP connection to a node. Listeners are attached once for its whole life and dispatch to the
+ * current owner, so handing it from exchange to exchange allocates nothing.
+ */
+export class UpstreamConn implements Timed {
+  readonly socket: net.Socket;
+  owner: UpstreamOwner | null = null;
+  connected = false;
+  /** Has carried a request before: a failure may be the keep-alive race, not the node. */
+  reused = false;
+  /** The node sent FIN or the socket closed: never hand it out again. */
+  gone = false;
+  deadline = 0;
+  private error: string | undefined;
+
+  constructor(
+    readonly pool: NodePool,
+    owner: UpstreamOwner,
+  ) {
+    this.owner = owner;
+    const ep = pool.endpoint;
+    this.socket = net.connect({ host: ep.host, port: ep.port, noDelay: true });
+    this.deadline = pool.deadlines.now + pool.connectTimeout;
+    pool.deadlines.add(this);
+    this.socket.on('connect', () => this.handleConnect());
+    this.socket.on('data', (chunk: Buffer) => this.handleData(chunk));
+    this.socket.on('drain', () => this.owner?.onUpstreamDrain());
+    this.socket.on('end', () => this.handleGone('node closed the connection', true));
+    this.socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.error ??= err.code ?? err.message;
+    });
+    this.socket.on('close', () => this.handleGone(this.error ?? 'connection closed', false));
+  }
+
+  private handleConnect(): void {
+    this.connected = true;
+    this.deadline = 0;
+    this.owner?.onUpstreamConnect(this);
+  }
+
+  private handleData(chunk: Buffer): void {
+    const owner = this.owner;
+    if (owner !== null) owner.onUpstreamData(chunk);
+    else this.destroy(); // bytes on an idle connection: the node is confused; drop it
+  }
+
+  private handleGone(reason: string, ended: boolean): void {
+    const first = !this.gone;
+    this.gone = true;
+    this.deadline = 0;
+    if (first) {
+      this.pool.forget(this);
+      this.pool.deadlines.delete(this);
+    }
+    const owner = this.owner;
+    if (owner !== null) owner.onUpstreamGone(this, reason, ended);
+    if (ended) this.socket.destroy();
+  }
+
+  onDeadline(): void {
+    if (this.owner !== null) this.owner.onUpstreamDeadline(this);
+    else this.destroy(); // idle too long in the pool
+  }
+
+  destroy(): void {
+    this.owner = null;
+    this.socket.destroy();
+  }
+}
+
+/** Keep-alive connections to one node: a LIFO stack of idle connections (the warmest first). */
+export class NodePool {
+  private readonly idle: UpstreamConn[] = [];
+
+  constructor(
+    readonly endpoint: NodeEndpoint,
+    readonly deadlines: Deadlines,
+    readonly connectTimeout: number,
+    private readonly idleTimeout: number,
+    private readonly maxIdle: number,
+  ) {}
+
+  /** An idle connection if one is alive, else a new one (its owner hears onUpstreamConnect). */
+  acquire(owner: UpstreamOwner, fresh: boolean): UpstreamConn {
+    if (!fresh) {
+      let conn: UpstreamConn | undefined;
+      while ((conn = this.idle.pop()) !== undefined) {
+        if (!conn.gone && !conn.socket.destroyed) {
+          conn.owner = owner;
+          conn.deadline = 0;
+          conn.reused = true;
+          return conn;
+        }
+      }
+    }
+    return new UpstreamConn(this, owner);
+  }
+
+  release(conn: UpstreamConn): void {
+    conn.owner = null;
+    if (conn.gone || this.idle.length >= this.maxIdle) {
+      conn.destroy();
+      return;
+    }
+    conn.deadline = this.deadlines.now + this.idleTimeout;
+    this.idle.push(conn);
+  }
+
+  forget(conn: UpstreamConn): void {
+    const i = this.idle.indexOf(conn);
+    if (i !== -1) this.idle.splice(i, 1);
+  }
+
+  /** Drops every idle connection (the node was seen failing, or we are shutting down). */
+  closeIdle(): void {
+    for (const conn of this.idle.splice(0)) conn.destroy();
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Active health checks: one probe per node per interval over a raw socket, results fed through
+ * HealthState (rise/fall). Light on purpose: no node:http agent, one shared interval timer,
+ * everything unref()'d so checks never keep the process alive or block anything else.
+ */
+import net from 'node:net';
+import type { NodeAddress } from '../membership/address.js';
+import { HealthState } from './health-state.js';
+
+export interface HealthCheckOptions {
+  /** Milliseconds between probe rounds. */
+  readonly interval: number;
+  /** A probe that has not succeeded within this many milliseconds fails. */
+  readonly timeout: number;
+  /** HTTP path to GET (after the node's basePath); "" = TCP connect check. */
+  readonly path: string;
+  /** Consecutive successes to come back up. */
+  readonly rise: number;
+  /** Consecutive failures to go down. */
+  readonly fall: number;
+}
+
+export type HealthChangeListener = (index: number, up: boolean, reason: string) => void;
+
+/** Status line is "HTTP/1.x NNN ..."; anything longer before the first LF is not HTTP. */
+const MAX_STATUS_LINE = 1024;
+
+/** One probe in flight. */
+interface Probe {
+  readonly socket: net.Socket;
+  timer: NodeJS.Timeout | null;
+  head: string;
+  done: boolean;
+}
+
+export class HealthChecker {
+  readonly states: HealthState[];
+  private readonly nodes: readonly NodeAddress[];
+  /** Request bytes per node, built once; null = TCP mode. */
+  private readonly requests: (string | null)[];
+  private readonly probes: (Probe | null)[];
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(
+    nodes: readonly NodeAddress[],
+    private readonly opts: HealthCheckOptions,
+    private readonly onChange: HealthChangeListener,
+  ) {
+    if (!(opts.interval > 0)) throw new RangeError(`health check interval must be > 0, got ${opts.interval}`);
+    if (!(opts.timeout > 0)) throw new RangeError(`health check timeout must be > 0, got ${opts.timeout}`);
+    this.nodes = nodes;
+    this.states = nodes.map(() => new HealthState(opts.rise, opts.fall, true));
+    this.requests = nodes.map((n) => (opts.path === '' ? null : probeRequest(n, opts.path)));
+    this.probes = nodes.map(() => null);
+  }
+
+  /** Probe every node now, then every `interval`. Idempotent. */
+  start(): void {
+    if (this.ticker !== null) return;
+    this.ticker = setInterval(() => this.tick(), this.opts.interval);
+    this.ticker.unref();
+    this.tick();
+  }
+
+  /** Stop probing: clears the timer and aborts probes in flight (their results are dropped). */
+  stop(): void {
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+    for (let i = 0; i < this.probes.length; i++) {
+      const p = this.probes[i];
+      if (p === null) continue;
+      p.done = true;
+      if (p.timer !== null) clearTimeout(p.timer);
+      p.socket.destroy();
+      this.probes[i] = null;
+    }
+  }
+
+  isUp(index: number): boolean {
+    return this.states[index].up;
+  }
+
+  /** Passive failure seen by traffic: down at once; onChange only if it was up. */
+  markDown(index: number, reason: string): void {
+    if (this.states[index].markDown()) this.onChange(index, false, reason);
+  }
+
+  /** Start a probe for every node whose previous probe has finished (never overlap per node). */
+  private tick(): void {
+    for (let i = 0; i < this.nodes.length; i++) {
+      if (this.probes[i] === null) this.probe(i);
+    }
+  }
+
+  private probe(index: number): void {
+    const node = this.nodes[index];
+    const request = this.requests[index];
+    let socket: net.Socket;
+    try {
+      socket = net.connect({ host: node.host, port: node.port });
+    } catch (err) {
+      this.record(index, false, `connect: ${(err as Error).message}`);
+      return;
+    }
+    socket.unref();
+    const p: Probe = { socket, timer: null, head: '', done: false };
+    // One deadline for connect + status line (socket.setTimeout would only bound idle gaps).
+    p.timer = setTimeout(() => this.finish(index, p, false, `timeout after ${this.opts.timeout} ms`), this.opts.timeout);
+    p.timer.unref();
+    this.probes[index] = p;
+
+    socket.on('error', (err: NodeJS.ErrnoException) => this.finish(index, p, false, `${err.code ?? 'error'}: ${err.message}`));
+    socket.on('close', () => this.finish(index, p, false, 'connection closed before a status line'));
+    socket.on('connect', () => {
+      if (request === null) return this.finish(index, p, true, 'TCP connect ok');
+      socket.setNoDelay(true);
+      socket.write(request);
+    });
+    if (request === null) return;
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      p.head += chunk;
+      const lf = p.head.indexOf('\n');
+      if (lf < 0) {
+        if (p.head.length > MAX_STATUS_LINE) this.finish(index, p, false, 'no HTTP status line');
+        return;
+      }
+      const status = statusCode(p.head, lf);
+      if (status < 0) this.finish(index, p, false, 'no HTTP status line');
+      else this.finish(index, p, status >= 200 && status < 300, `HTTP ${status}`);
+    });
+  }
+
+  /** First outcome wins; later events of the same probe (close after destroy, late timer) are ignored. */
+  private finish(index: number, p: Probe, ok: boolean, detail: string): void {
+    if (p.done) return;
+    p.done = true;
+    if (p.timer !== null) clearTimeout(p.timer);
+    p.socket.destroy(); // the status line is all we need
+    this.probes[index] = null;
+    this.record(index, ok, detail);
+  }
+
+  private record(index: number, ok: boolean, detail: string): void {
+    const state = this.states[index];
+    if (ok ? state.recordSuccess() : state.recordFailure()) {
+      this.onChange(index, ok, ok ? `health check passed (${detail})` : `health check failed (${detail})`);
+    }
+  }
+}
+
+/** `GET <basePath + path>` with Host and Connection: close; built once per node. */
+function probeRequest(node: NodeAddress, path: string): string {
+  const target = node.basePath + (path.charCodeAt(0) === 0x2f ? path : '/' + path);
+  const host = node.host.indexOf(':') >= 0 ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`;
+  return `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: fnlb-health\r\nAccept: */*\r\nConnection: close\r\n\r\n`;
+}
+
+/** Status code of "HTTP/1.x NNN ..." ending at `lf`, or -1 if the line is not that. */
+function statusCode(head: string, lf: number): number {
+  if (lf < 12 || !head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 0x20) return -1;
+  let code = 0;
+  for (let i = 9; i < 12; i++) {
+    const d = head.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    code = code * 10 + d;
+  }
+  const after = head.charCodeAt(12); // space, CR or LF (reason phrase may be empty)
+  return after === 0x20 || after === 0x0d || after === 0x0a ? code : -1;
+}

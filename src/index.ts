@@ -1,0 +1,13 @@
+/** fnlb as a library: the balancer, the original's entry point, and the routing pieces. */
+export { createBalancer, consistentHashProxy, resolveOptions } from './balancer.js';
+export type { Balancer, BalancerInit, BalancerEvents, NodeStatus } from './balancer.js';
+export { NoFallbackNodeError, ConfigError } from './errors.js';
+export { rankNodes, Ranking, hashString } from './hashing/rendezvous.js';
+export type { WeightedNode } from './hashing/rendezvous.js';
+export { functionKey, headerKey } from './hashing/routing-key.js';
+export { parseNodeAddress, parseNodeList } from './membership/parse-address.js';
+export type { NodeAddress } from './membership/address.js';
+export { DEFAULT_OPTIONS } from './options.js';
+export type { BalancerOptions, HashKeySource, AccessLogMode } from './options.js';
+export { parseDuration } from './cli/duration.js';
+export { parseSize } from './cli/size.js';
