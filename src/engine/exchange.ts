@@ -495,7 +495,7 @@ export class Exchange implements UpstreamOwner {
     if (this.finished) return;
     this.finished = true;
     this.wantsBody = false;
-    this.ctx.dispatcher.finished(this.head, this.status >= 200 && this.node !== -1 && this.responseStarted ? this.node : -1, this.status, this.attempts, performance.now() - this.startedAt);
+    this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, performance.now() - this.startedAt);
     this.client.exchangeDone(closeAfter);
   }
 }

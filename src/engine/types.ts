@@ -10,7 +10,7 @@ export interface Dispatcher {
   isUp(index: number): boolean;
   /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */
   nodeFailed(index: number, reason: string): void;
-  /** Called once per request when it ends, for access logs and metrics. `node` is -1 if none answered. */
+  /** Called once per request when it ends, for access logs and metrics. `node` is the last node tried, -1 if none. */
   finished(head: RequestHead, node: number, status: number, attempts: number, ms: number): void;
 }
 

@@ -14,11 +14,11 @@ export const TOKEN = table((c) => isAlnum(c) || "!#$%&'*+-.^_`|~".includes(Strin
 /** field-content: VCHAR, obs-text, SP and HTAB; never NUL, CR, LF, other controls or DEL. */
 export const FIELD_VALUE = table((c) => c === 0x09 || c === 0x20 || (c >= 0x21 && c <= 0x7e) || c >= 0x80);
 
-/** request-target: visible ASCII only (no spaces, controls, DEL or raw non-ASCII). */
-export const TARGET = table((c) => c >= 0x21 && c <= 0x7e);
+/** request-target: visible ASCII only (no spaces, controls, DEL, raw non-ASCII, or a fragment '#'). */
+export const TARGET = table((c) => c >= 0x21 && c <= 0x7e && c !== 0x23);
 
-/** Host header value: reg-name, IP literal and port characters. */
-export const HOST = table((c) => isAlnum(c) || "-._~!$&'()*+,;=:[]%".includes(String.fromCharCode(c)));
+/** reg-name characters of a host (RFC 3986 unreserved and sub-delims; '%' is checked apart). */
+export const REG_NAME = table((c) => isAlnum(c) || "-._~!$&'()*+,;=".includes(String.fromCharCode(c)));
 
 /** Hex digit value, or 255. */
 export const HEX = (() => {

@@ -4,7 +4,19 @@ import { FramingError } from './framing-error.js';
 const enum State {
   Size,
   SizeWhitespace,
-  Extension,
+  /** After ';': optional BWS, then the extension name. */
+  ExtNameStart,
+  ExtName,
+  /** After the name: BWS, then '=', ';' or the end of the line. */
+  ExtAfterName,
+  ExtValueStart,
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedPair,
+  /** Right after a closing quote: the end of the line, ';' or BWS. */
+  ExtQuoteEnd,
+  /** Whitespace after a value: only more BWS then ';' may follow (no BWS before CRLF). */
+  ExtAfterValue,
   SizeLF,
   Data,
   DataCR,
@@ -48,6 +60,54 @@ export class ChunkedDecoder {
     return this.state === State.Done;
   }
 
+  private extensionByte(): void {
+    if (++this.lineBytes > MAX_SIZE_LINE) throw new FramingError(400, 'chunk extension too long');
+  }
+
+  /**
+   * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] ), checked byte by
+   * byte so that what we forward is exactly what a strict node parser will frame the same way.
+   */
+  private extension(c: number): void {
+    this.extensionByte();
+    const ws = c === SP || c === HTAB;
+    const token = TOKEN[c] === 1;
+    let next: State | -1 = -1;
+    switch (this.state) {
+      case State.ExtNameStart:
+        next = token ? State.ExtName : ws ? State.ExtNameStart : -1;
+        break;
+      case State.ExtName:
+      case State.ExtToken:
+        if (token) next = this.state;
+        else if (c === CR) next = State.SizeLF;
+        else if (c === 0x3b /* ; */) next = State.ExtNameStart;
+        else if (c === 0x3d /* = */ && this.state === State.ExtName) next = State.ExtValueStart;
+        else if (ws) next = this.state === State.ExtName ? State.ExtAfterName : State.ExtAfterValue;
+        break;
+      case State.ExtAfterName:
+        next = c === 0x3d ? State.ExtValueStart : c === 0x3b ? State.ExtNameStart : ws ? State.ExtAfterName : -1;
+        break;
+      case State.ExtValueStart:
+        next = c === 0x22 /* " */ ? State.ExtQuoted : token ? State.ExtToken : ws ? State.ExtValueStart : -1;
+        break;
+      case State.ExtQuoted:
+        next = c === 0x22 ? State.ExtQuoteEnd : c === 0x5c /* \ */ ? State.ExtQuotedPair : FIELD_VALUE[c] === 1 ? State.ExtQuoted : -1;
+        break;
+      case State.ExtQuotedPair:
+        next = FIELD_VALUE[c] === 1 ? State.ExtQuoted : -1;
+        break;
+      case State.ExtQuoteEnd:
+        next = c === CR ? State.SizeLF : c === 0x3b ? State.ExtNameStart : ws ? State.ExtAfterValue : -1;
+        break;
+      case State.ExtAfterValue:
+        next = c === 0x3b ? State.ExtNameStart : ws ? State.ExtAfterValue : -1;
+        break;
+    }
+    if (next === -1) throw new FramingError(400, 'invalid chunk extension');
+    this.state = next;
+  }
+
   /**
    * Consumes buf[start, end). Returns the index just past the last byte that belongs to the body:
    * `end` when more is needed, less when the body ended inside this piece (the rest is the next message).
@@ -71,7 +131,7 @@ export class ChunkedDecoder {
           }
           if (this.digits === 0) throw new FramingError(400, 'invalid chunk size');
           if (c === CR) this.state = State.SizeLF;
-          else if (c === 0x3b /* ; */) this.state = State.Extension;
+          else if (c === 0x3b /* ; */) this.state = State.ExtNameStart;
           else if (c === SP || c === HTAB) this.state = State.SizeWhitespace;
           else throw new FramingError(400, 'invalid chunk size');
           this.lineBytes++;
@@ -80,17 +140,18 @@ export class ChunkedDecoder {
         }
         case State.SizeWhitespace:
           // BWS is only allowed before a chunk extension.
-          if (c === 0x3b) this.state = State.Extension;
+          if (c === 0x3b) this.state = State.ExtNameStart;
           else if (c !== SP && c !== HTAB) throw new FramingError(400, 'invalid chunk size line');
-          if (++this.lineBytes > MAX_SIZE_LINE) throw new FramingError(400, 'chunk extension too long');
+          this.extensionByte();
           i++;
           break;
-        case State.Extension:
-          if (c === CR) this.state = State.SizeLF;
-          else if (FIELD_VALUE[c] !== 1) throw new FramingError(400, 'invalid chunk extension');
-          if (++this.lineBytes > MAX_SIZE_LINE) throw new FramingError(400, 'chunk extension too long');
-          i++;
-          break;
+        default:
+          if (this.state >= State.ExtNameStart && this.state <= State.ExtAfterValue) {
+            this.extension(c);
+            i++;
+            break;
+          }
+          throw new Error('unreachable chunked state');
         case State.SizeLF:
           if (c !== LF) throw new FramingError(400, 'invalid chunk size line');
           i++;

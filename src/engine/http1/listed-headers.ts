@@ -2,6 +2,12 @@ import { COLON, LF } from './chars.js';
 import { keepLine } from './field-line.js';
 
 /**
+ * Fields a Connection header may never remove: they frame the message (or are mandatory), and dropping
+ * them would let a body reach the node as a second request.
+ */
+const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
+
+/**
  * Removes from `keep` (pairs of [start, end) line ranges into buf) every header line whose name is in
  * `names`: the headers a Connection field declares hop-by-hop. Rare, so written for clarity.
  */
@@ -13,7 +19,7 @@ export function withoutListedHeaders(buf: Buffer, keep: number[], names: string[
     while (s < e) {
       const lineEnd = buf.indexOf(LF, s) + 1;
       const name = buf.toString('latin1', s, buf.indexOf(COLON, s)).toLowerCase();
-      if (!names.includes(name)) {
+      if (!names.includes(name) || PROTECTED.has(name)) {
         keepLine(kept, s, lineEnd);
       }
       s = lineEnd;

@@ -1,4 +1,4 @@
-import { CR, HOST, HTAB, LF, LOWER, SP, TARGET, TOKEN, equalsLower } from './chars.js';
+import { CR, HEX, HTAB, LF, LOWER, REG_NAME, SP, TARGET, TOKEN, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { field, keepLine, scanFieldLine } from './field-line.js';
@@ -150,7 +150,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
         if (equalsLower(buf, lineStart, nameEnd, H_HOST)) {
           if (sawHost) throw new FramingError(400, 'duplicate Host');
           sawHost = true;
-          for (let k = valueStart; k < valueEnd; k++) if (HOST[buf[k]] !== 1) throw new FramingError(400, 'invalid Host');
+          if (!isValidHost(buf, valueStart, valueEnd)) throw new FramingError(400, 'invalid Host');
           head.host = buf.toString('latin1', valueStart, valueEnd);
         }
         break;
@@ -166,7 +166,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
       case 7:
         if (equalsLower(buf, lineStart, nameEnd, H_UPGRADE)) {
           forward = false;
-          if (buf.toString('latin1', valueStart, valueEnd).toLowerCase().includes('websocket')) {
+          if (splitTokens(buf, valueStart, valueEnd).some((p) => p === 'websocket' || p.startsWith('websocket/'))) {
             throw new FramingError(501, 'WebSocket upgrade is not supported');
           }
         } else if (equalsLower(buf, lineStart, nameEnd, H_TRAILER)) forward = false;
@@ -281,4 +281,31 @@ function originFormOf(target: string): string {
   if (k === 0) throw new FramingError(400, 'invalid request target');
   const path = rest.slice(k);
   return path === '' ? '/' : path[0] === '?' ? `/${path}` : path;
+}
+
+/**
+ * Host = uri-host [ ":" port ] (RFC 9112 §3.2): an IP literal in brackets or a reg-name
+ * (unreserved, sub-delims, %HH), then optionally ":" and digits. Empty is allowed by the grammar.
+ */
+function isValidHost(buf: Buffer, start: number, end: number): boolean {
+  let i = start;
+  if (i < end && buf[i] === 0x5b /* [ */) {
+    i++;
+    while (i < end && (HEX[buf[i]] !== 255 || buf[i] === 0x3a || buf[i] === 0x2e)) i++;
+    if (i === start + 1 || i >= end || buf[i] !== 0x5d /* ] */) return false;
+    i++;
+  } else {
+    while (i < end && buf[i] !== 0x3a) {
+      const c = buf[i];
+      if (c === 0x25 /* % */) {
+        if (i + 2 >= end || HEX[buf[i + 1]] === 255 || HEX[buf[i + 2]] === 255) return false;
+        i += 3;
+      } else if (REG_NAME[c] === 1) i++;
+      else return false;
+    }
+  }
+  if (i === end) return true;
+  if (buf[i] !== 0x3a) return false;
+  for (i++; i < end; i++) if (buf[i] < 0x30 || buf[i] > 0x39) return false;
+  return true;
 }

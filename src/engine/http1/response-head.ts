@@ -140,7 +140,8 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
     headEnd,
     bodyKind,
     contentLength,
-    reusable: !close && bodyKind !== BodyKind.Close,
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing; never reuse that connection.
+    reusable: !close && bodyKind !== BodyKind.Close && !(version === 10 && sawTransferEncoding),
     lineEnd,
     keep,
     transferEncoding,
