@@ -85,6 +85,8 @@ export class UpstreamConn implements Timed {
 /** Keep-alive connections to one node: a LIFO stack of idle connections (the warmest first). */
 export class NodePool {
   private readonly idle: UpstreamConn[] = [];
+  /** "host:port" as a Host header value (IPv6 in brackets). */
+  readonly authority: string;
 
   constructor(
     readonly endpoint: NodeEndpoint,
@@ -92,7 +94,9 @@ export class NodePool {
     readonly connectTimeout: number,
     private readonly idleTimeout: number,
     private readonly maxIdle: number,
-  ) {}
+  ) {
+    this.authority = endpoint.host.includes(':') ? `[${endpoint.host}]:${endpoint.port}` : `${endpoint.host}:${endpoint.port}`;
+  }
 
   /** An idle connection if one is alive, else a new one (its owner hears onUpstreamConnect). */
   acquire(owner: UpstreamOwner, fresh: boolean): UpstreamConn {
