@@ -24,6 +24,8 @@ export class ClientConnection implements ClientSide, Timed {
   private parsing = false;
   private closing = false;
   private pausedForPipeline = false;
+  /** The client half-closed: answer what it sent, then close (curl -T, nc -q and friends do this). */
+  private clientEnded = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -35,6 +37,7 @@ export class ClientConnection implements ClientSide, Timed {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.handleData(chunk));
     socket.on('drain', () => this.exchange?.onClientDrain());
+    socket.on('end', () => this.handleEnd());
     socket.on('error', () => {});
     socket.on('close', () => this.handleClose());
     this.deadline = ctx.deadlines.now + ctx.options.idleTimeout;
@@ -116,8 +119,9 @@ export class ClientConnection implements ClientSide, Timed {
           this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
         }
       }
-      if (this.exchange === null && this.pending === null && !this.closing) {
-        this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+      if (this.exchange === null && !this.closing) {
+        if (this.clientEnded) this.closeGracefully(); // nothing more will come
+        else if (this.pending === null) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
       }
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
@@ -132,6 +136,17 @@ export class ClientConnection implements ClientSide, Timed {
     this.pending = null;
     this.socket.write(errorResponse(err.status, err.message, true));
     this.closeGracefully();
+  }
+
+  private handleEnd(): void {
+    this.clientEnded = true;
+    const exchange = this.exchange;
+    if (exchange !== null) {
+      // A body cut short can never complete: give up on the exchange. Otherwise answer, then close.
+      if (exchange.wantsBody) this.socket.destroy();
+      return;
+    }
+    this.parseNext();
   }
 
   exchangeDone(closeAfter: boolean): void {

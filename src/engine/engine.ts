@@ -27,7 +27,7 @@ export class Engine {
     this.ctx = { options, dispatcher, deadlines, pools: [] };
     this.setEndpoints(endpoints);
     this.headOptions = { hashHeader: options.hashHeader === undefined ? undefined : Buffer.from(options.hashHeader.toLowerCase(), 'latin1') };
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   /** Replaces the node list (membership change); connections to removed nodes are closed when idle. */
