@@ -62,8 +62,9 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private readonly log: Logger;
   private readonly nodeList: readonly NodeAddress[];
   private readonly keyHeader: boolean;
-  private readonly sampleEvery: number;
-  private requestCount = 0;
+  /** Fraction of requests to log; a running sum makes the sample exact and deterministic. */
+  private readonly sampleRate: number;
+  private sampleCredit = 0;
 
   constructor(private readonly options: BalancerOptions, logger: Logger | undefined) {
     super();
@@ -72,7 +73,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.rankings = new Ranking(options.nodes);
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
-    this.sampleEvery = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : Math.max(1, Math.round(1 / access.rate));
+    this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
     this.health = new HealthChecker(
       options.nodes,
       { interval: options.hcInterval, timeout: options.hcTimeout, path: options.hcPath, rise: options.hcHealthy, fall: options.hcUnhealthy },
@@ -117,7 +118,10 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   finished(head: RequestHead, node: number, status: number, attempts: number, ms: number): void {
-    if (this.sampleEvery === 0 || ++this.requestCount % this.sampleEvery !== 0) return;
+    if (this.sampleRate === 0) return;
+    this.sampleCredit += this.sampleRate;
+    if (this.sampleCredit < 1) return;
+    this.sampleCredit -= 1;
     this.log.info(
       {
         method: head.method,

@@ -28,7 +28,12 @@ const balancer = createBalancer({ ...options, logger });
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    // A second signal: the operator does not want to wait for requests in flight.
+    logger.warn({ signal }, 'second signal: exiting now');
+    flushLogger(logger);
+    process.exit(1);
+  }
   stopping = true;
   logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
   await balancer.close();

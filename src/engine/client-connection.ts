@@ -138,6 +138,10 @@ export class ClientConnection implements ClientSide, Timed {
     this.closeGracefully();
   }
 
+  get closesAfterExchange(): boolean {
+    return this.shuttingDown || this.clientEnded;
+  }
+
   private handleEnd(): void {
     this.clientEnded = true;
     const exchange = this.exchange;

@@ -24,6 +24,8 @@ export interface EngineContext {
 export interface ClientSide {
   readonly socket: net.Socket;
   readonly clientIp: string;
+  /** The connection closes after this exchange (shutdown): the response must say Connection: close. */
+  readonly closesAfterExchange: boolean;
   /** The exchange is over; the client connection may read the next request (or must close). */
   exchangeDone(closeAfter: boolean): void;
 }
@@ -285,7 +287,7 @@ export class Exchange implements UpstreamOwner {
     this.status = res.status;
 
     const head = this.head;
-    let closeAfter = !head.keepAlive || !this.bodyComplete;
+    let closeAfter = !head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
     switch (res.bodyKind) {
       case BodyKind.Length:
         this.resLeft = res.contentLength;
@@ -479,7 +481,7 @@ export class Exchange implements UpstreamOwner {
   private respond(status: number, message: string): void {
     if (this.conn !== null) this.dropConn();
     this.status = status;
-    const close = !this.head.keepAlive || !this.bodyComplete;
+    const close = !this.head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
     if (this.clientPausedForNode) {
       this.clientPausedForNode = false;
       this.client.socket.resume();
