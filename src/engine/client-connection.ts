@@ -40,7 +40,8 @@ export class ClientConnection implements ClientSide, Timed {
     socket.on('end', () => this.handleEnd());
     socket.on('error', () => {});
     socket.on('close', () => this.handleClose());
-    this.deadline = ctx.deadlines.now + ctx.options.idleTimeout;
+    // A new connection must send its first request head within the header timeout (slowloris).
+    this.deadline = ctx.deadlines.now + ctx.options.headerTimeout;
     ctx.deadlines.add(this);
   }
 
@@ -55,7 +56,12 @@ export class ClientConnection implements ClientSide, Timed {
     if (exchange !== null && exchange.wantsBody) {
       this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
       const used = exchange.onClientBody(chunk);
-      if (used < chunk.length && !this.closing) this.stash(chunk.subarray(used));
+      // Body complete: from now on the exchange's own deadlines (response timeout) govern, not ours.
+      if (this.exchange === exchange && !exchange.wantsBody) this.deadline = 0;
+      if (used < chunk.length && !this.closing) {
+        this.stash(chunk.subarray(used));
+        if (this.exchange === null) this.parseNext(); // the exchange ended at once (e.g. 503): serve what follows
+      }
       return;
     }
     this.stash(chunk);
@@ -69,7 +75,8 @@ export class ClientConnection implements ClientSide, Timed {
   private stash(chunk: Buffer): void {
     if (this.pending === null) {
       this.pending = chunk;
-      this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
+      // A pipelined request waiting behind a busy exchange is not a slow client: its clock starts later.
+      if (this.exchange === null) this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
     } else {
       this.pending = Buffer.concat([this.pending, chunk]);
     }
@@ -99,6 +106,7 @@ export class ClientConnection implements ClientSide, Timed {
         if (end === -1) {
           if (buf.length > maxHead) throw new FramingError(431, 'request header fields too large');
           this.scanned = buf.length;
+          if (this.clientEnded) this.closeGracefully(); // a head cut short by FIN will never complete
           return;
         }
         if (end > maxHead) throw new FramingError(431, 'request header fields too large');
@@ -139,7 +147,8 @@ export class ClientConnection implements ClientSide, Timed {
   }
 
   get closesAfterExchange(): boolean {
-    return this.shuttingDown || this.clientEnded;
+    // After a FIN, the last response closes the connection unless pipelined requests are still buffered.
+    return this.shuttingDown || (this.clientEnded && this.pending === null);
   }
 
   private handleEnd(): void {

@@ -35,6 +35,8 @@ const SMALL_WRITE = 64 * 1024;
 
 /** A response head from a node larger than this is refused (502). */
 const MAX_RESPONSE_HEAD = 64 * 1024;
+/** 1xx responses accepted before the final one. */
+const MAX_INTERIM = 16;
 
 /**
  * One request and its response: reads (and, when small enough, keeps) the request body, walks the
@@ -67,6 +69,7 @@ export class Exchange implements UpstreamOwner {
   private retrySameNodeFresh = false;
   private dispatched = false;
   private lastFailure = '';
+  private timedOutOnce = false;
 
   // Current attempt.
   private conn: UpstreamConn | null = null;
@@ -82,6 +85,7 @@ export class Exchange implements UpstreamOwner {
   private dechunk = false;
   /** The response head, held back to go out in one write with the first body bytes. */
   private headOut: Buffer | null = null;
+  private interimCount = 0;
   private responseStarted = false;
   private closeAfter = false;
   private nodeOverran = false;
@@ -189,7 +193,8 @@ export class Exchange implements UpstreamOwner {
     const dispatcher = this.ctx.dispatcher;
     for (let i = 0; i < this.ranking.length; i++) {
       if (dispatcher.isUp(this.ranking[i])) {
-        this.respond(502, `bad gateway: ${this.lastFailure || 'no node answered'}`);
+        if (this.timedOutOnce) this.respond(504, 'gateway timeout: node did not answer in time');
+        else this.respond(502, `bad gateway: ${this.lastFailure || 'no node answered'}`);
         return;
       }
     }
@@ -227,10 +232,7 @@ export class Exchange implements UpstreamOwner {
     }
     if (this.streaming) {
       this.body = [];
-      if (this.clientPausedForNode && !this.bodyComplete) {
-        this.clientPausedForNode = false;
-        this.client.socket.resume();
-      }
+      this.resumeClient();
     }
   }
 
@@ -241,7 +243,12 @@ export class Exchange implements UpstreamOwner {
   }
 
   onUpstreamDrain(): void {
-    if (this.clientPausedForNode && this.requestSent) {
+    if (this.requestSent) this.resumeClient();
+  }
+
+  /** Lets the client's bytes flow again after we paused it for the node (connecting, or backpressure). */
+  private resumeClient(): void {
+    if (this.clientPausedForNode) {
       this.clientPausedForNode = false;
       this.client.socket.resume();
     }
@@ -268,9 +275,11 @@ export class Exchange implements UpstreamOwner {
           this.resScan = buf.length;
           return;
         }
+        if (end > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
         res = parseResponseHead(buf, end, this.head.method === 'HEAD');
         this.resScan = 0;
         if (res.status >= 200) break;
+        if (++this.interimCount > MAX_INTERIM) throw new FramingError(502, 'too many interim responses from node');
         // Interim response: 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients.
         if (res.status !== 100 && this.head.version === 11) this.client.socket.write(buf.subarray(0, end));
         buf = buf.subarray(end);
@@ -307,7 +316,8 @@ export class Exchange implements UpstreamOwner {
     const extra = closeAfter ? 'Connection: close\r\n' : head.version === 10 ? 'Connection: keep-alive\r\n' : '';
     this.responseStarted = true;
     // The head goes out with the first body bytes (see write), so a small response is one syscall.
-    this.headOut = clientResponseHead(buf, res, !this.dechunk, extra);
+    // RFC 9112 §6.1: never send Transfer-Encoding to an HTTP/1.0 client (bodies are de-chunked for it).
+    this.headOut = clientResponseHead(buf, res, head.version === 11, extra);
     this.forwardBody(buf, end);
     this.flushHead();
   }
@@ -452,6 +462,12 @@ export class Exchange implements UpstreamOwner {
       this.dispatch();
       return;
     }
+    if (timedOut && this.timedOutOnce) {
+      // One retry after a response timeout at most: a slow function should not run on every node.
+      this.respond(504, 'gateway timeout: node did not answer in time');
+      return;
+    }
+    if (timedOut) this.timedOutOnce = true;
     const replayable = this.head.idempotent && this.replayable && this.bodyComplete;
     if (replayable && conn.reused && !timedOut) {
       // Likely the keep-alive race (node closed an idle connection as we reused it): same node, new connection.
@@ -482,10 +498,7 @@ export class Exchange implements UpstreamOwner {
     if (this.conn !== null) this.dropConn();
     this.status = status;
     const close = !this.head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
-    if (this.clientPausedForNode) {
-      this.clientPausedForNode = false;
-      this.client.socket.resume();
-    }
+    this.resumeClient();
     this.wantsBody = false;
     this.client.socket.write(errorResponse(status, message, close));
     this.finish(close);
@@ -522,6 +535,7 @@ export class Exchange implements UpstreamOwner {
     if (this.finished) return;
     this.finished = true;
     this.wantsBody = false;
+    this.resumeClient();
     this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, performance.now() - this.startedAt);
     this.client.exchangeDone(closeAfter);
   }
