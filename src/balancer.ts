@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { functionKey, headerKey } from './hashing/routing-key.js';
 import { Ranking } from './hashing/rendezvous.js';
 import { HealthChecker } from './health/health-checker.js';
+import type { HealthChangeListener, HealthView } from './health/health-view.js';
 import { createLogger, type Logger } from './log.js';
 import type { NodeAddress } from './membership/address.js';
 import { parseNodeAddress } from './membership/parse-address.js';
@@ -23,6 +24,11 @@ export type BalancerInit = Partial<Omit<BalancerOptions, 'nodes'>> & {
   nodes: ReadonlyArray<string | NodeAddress>;
   /** A pino logger to use instead of a new one on stdout. */
   logger?: Logger;
+  /**
+   * Where node health comes from; default: active checks in this process. Workers of a cluster get it
+   * from the primary (src/cluster). Changes it reports are logged at debug level, the source logs them.
+   */
+  healthView?: (nodeCount: number, onChange: HealthChangeListener) => HealthView;
 };
 
 export interface BalancerEvents {
@@ -50,7 +56,7 @@ export function resolveOptions(init: BalancerInit): BalancerOptions {
     if (seen.has(n.id)) throw new ConfigError(`duplicate node ${n.id}`);
     seen.add(n.id);
   }
-  const { logger: _logger, ...rest } = init;
+  const { logger: _logger, healthView: _healthView, ...rest } = init;
   return { ...DEFAULT_OPTIONS, ...rest, nodes };
 }
 
@@ -58,7 +64,8 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   readonly server: net.Server;
   private readonly engine: Engine;
   private readonly rankings: Ranking;
-  private readonly health: HealthChecker;
+  private readonly health: HealthView;
+  private readonly healthIsLocal: boolean;
   private readonly log: Logger;
   private readonly nodeList: readonly NodeAddress[];
   private readonly keyHeader: boolean;
@@ -66,7 +73,11 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private readonly sampleRate: number;
   private sampleCredit = 0;
 
-  constructor(private readonly options: BalancerOptions, logger: Logger | undefined) {
+  constructor(
+    private readonly options: BalancerOptions,
+    logger: Logger | undefined,
+    healthView: BalancerInit['healthView'],
+  ) {
     super();
     this.log = logger ?? createLogger(options.logLevel);
     this.nodeList = options.nodes;
@@ -74,11 +85,9 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
-    this.health = new HealthChecker(
-      options.nodes,
-      { interval: options.hcInterval, timeout: options.hcTimeout, path: options.hcPath, rise: options.hcHealthy, fall: options.hcUnhealthy },
-      (index, up, reason) => this.healthChanged(index, up, reason),
-    );
+    const onChange: HealthChangeListener = (index, up, reason) => this.healthChanged(index, up, reason);
+    this.healthIsLocal = healthView === undefined;
+    this.health = healthView === undefined ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange) : healthView(options.nodes.length, onChange);
     const endpoints: NodeEndpoint[] = options.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
     this.engine = new Engine(
       {
@@ -137,7 +146,8 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
 
   private healthChanged(index: number, up: boolean, reason: string): void {
     const id = this.nodeList[index].id;
-    if (up) this.log.info({ node: id, reason }, 'node up');
+    if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
+    else if (up) this.log.info({ node: id, reason }, 'node up');
     else this.log.warn({ node: id, reason }, 'node down');
     this.emit(up ? 'node-up' : 'node-down', id, reason);
   }
@@ -159,9 +169,14 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 }
 
+/** The health check settings of a balancer's options. */
+export function healthCheckOptions(o: BalancerOptions) {
+  return { interval: o.hcInterval, timeout: o.hcTimeout, path: o.hcPath, rise: o.hcHealthy, fall: o.hcUnhealthy };
+}
+
 /** A balancer for these nodes; call listen() to start it. */
 export function createBalancer(init: BalancerInit): Balancer {
-  return new FnBalancer(resolveOptions(init), init.logger);
+  return new FnBalancer(resolveOptions(init), init.logger, init.healthView);
 }
 
 /**
@@ -170,7 +185,7 @@ export function createBalancer(init: BalancerInit): Balancer {
  * it listens.
  */
 export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, init: Omit<BalancerInit, 'nodes'> = {}): net.Server {
-  const balancer = new FnBalancer(resolveOptions({ ...init, nodes }), init.logger);
+  const balancer = new FnBalancer(resolveOptions({ ...init, nodes }), init.logger, init.healthView);
   const server = balancer.server;
   // server.close() here means the whole graceful stop, not just "stop accepting".
   server.close = ((cb?: (err?: Error) => void) => {

@@ -41,6 +41,8 @@ export interface BalancerOptions {
   maxIdlePerNode: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   accessLog: AccessLogMode;
+  /** Worker processes sharing the listening socket (1 = no cluster). */
+  workers: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<BalancerOptions>({
@@ -64,4 +66,5 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   maxIdlePerNode: 256,
   logLevel: 'info',
   accessLog: { kind: 'on' },
+  workers: 1,
 });

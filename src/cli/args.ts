@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
@@ -89,6 +90,13 @@ function durationFlag(name: string, key: DurationKey, description: string, allow
     if (ms === 0 && !allowZero) throw new ConfigError(`invalid duration ${JSON.stringify(value)} (must be greater than 0)`);
     options[key] = ms;
   });
+}
+
+function parseWorkers(value: string): number {
+  if (value === 'auto') return Math.max(1, availableParallelism());
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 256) throw new ConfigError(`invalid worker count ${JSON.stringify(value)} (use 1..256 or auto)`);
+  return n;
 }
 
 function countFlag(name: string, key: CountKey, description: string, min: number): ValueFlag {
@@ -225,6 +233,15 @@ export const FLAGS: readonly FlagDefinition[] = Object.freeze([
     },
   ),
   countFlag('max-idle-per-node', 'maxIdlePerNode', 'Idle pooled connections kept per node (0 = no pooling).', 0),
+  valueFlag(
+    'workers',
+    '<count|auto>',
+    'Worker processes sharing the listening socket; auto = one per CPU. Health checks run once, in the primary.',
+    String(DEFAULT_OPTIONS.workers),
+    (options, value) => {
+      options.workers = parseWorkers(value);
+    },
+  ),
   valueFlag(
     'log-level',
     '<level>',

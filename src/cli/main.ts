@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { createBalancer } from '../balancer.js';
+import { runPrimary } from '../cluster/primary.js';
 import { ConfigError } from '../errors.js';
+import { RelayedHealth } from '../health/relayed-health.js';
 import { createLogger, flushLogger } from '../log.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 
@@ -23,35 +26,52 @@ if (command.kind === 'help' || command.kind === 'version') {
 }
 
 const options = command.options;
-const logger = createLogger(options.logLevel);
-const balancer = createBalancer({ ...options, logger });
+const isWorker = cluster.isWorker;
+const logger = createLogger(options.logLevel, isWorker ? { worker: cluster.worker!.id } : undefined);
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    // A second signal: the operator does not want to wait for requests in flight.
-    logger.warn({ signal }, 'second signal: exiting now');
+if (options.workers > 1 && cluster.isPrimary) {
+  runPrimary(options, logger);
+} else {
+  await serve();
+}
+
+/** One serving process: the whole of fnlb, or one worker of a cluster. */
+async function serve(): Promise<void> {
+  const balancer = createBalancer({
+    ...options,
+    logger,
+    healthView: isWorker ? (count, onChange) => new RelayedHealth(count, onChange) : undefined,
+  });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) {
+      // A second signal: the operator does not want to wait for requests in flight.
+      logger.warn({ signal }, 'second signal: exiting now');
+      flushLogger(logger);
+      process.exit(1);
+    }
+    stopping = true;
+    if (!isWorker) logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
+    await balancer.close();
+    if (!isWorker) logger.info('stopped');
     flushLogger(logger);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // A worker stops when its primary says so; Ctrl-C reaches the whole process group and is the primary's.
+  process.on('SIGINT', () => (isWorker ? undefined : void stop('SIGINT')));
+
+  try {
+    const { host, port } = await balancer.listen();
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    if (isWorker) process.send?.({ fnlb: 'listening', address });
+    else logger.info({ address, nodes: options.nodes.map((n) => n.id) }, 'fnlb listening');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    logger.fatal({ code: e.code }, `cannot listen on ${options.listenHost}:${options.listenPort}: ${e.message}`);
+    flushLogger(logger);
+    process.stderr.write(`fnlb: cannot listen on ${options.listenHost}:${options.listenPort}: ${e.code ?? e.message}\n`);
     process.exit(1);
   }
-  stopping = true;
-  logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
-  await balancer.close();
-  logger.info('stopped');
-  flushLogger(logger);
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
-
-try {
-  const { host, port } = await balancer.listen();
-  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  logger.info({ address, nodes: options.nodes.map((n) => n.id) }, 'fnlb listening');
-} catch (err) {
-  const e = err as NodeJS.ErrnoException;
-  logger.fatal({ code: e.code }, `cannot listen on ${options.listenHost}:${options.listenPort}: ${e.message}`);
-  flushLogger(logger);
-  process.stderr.write(`fnlb: cannot listen on ${options.listenHost}:${options.listenPort}: ${e.code ?? e.message}\n`);
-  process.exit(1);
 }

@@ -20,7 +20,8 @@ export interface HealthCheckOptions {
   readonly fall: number;
 }
 
-export type HealthChangeListener = (index: number, up: boolean, reason: string) => void;
+import type { HealthChangeListener, HealthView } from './health-view.js';
+export type { HealthChangeListener };
 
 /** Status line is "HTTP/1.x NNN ..."; anything longer before the first LF is not HTTP. */
 const MAX_STATUS_LINE = 1024;
@@ -33,7 +34,7 @@ interface Probe {
   done: boolean;
 }
 
-export class HealthChecker {
+export class HealthChecker implements HealthView {
   readonly states: HealthState[];
   private readonly nodes: readonly NodeAddress[];
   /** Request bytes per node, built once; null = TCP mode. */

@@ -313,6 +313,7 @@ describe('fnlb: environment variables', () => {
       'max-idle-per-node': '4',
       'log-level': 'info',
       'access-log': 'on',
+      workers: '2',
     };
     const valueFlags = FLAGS.filter((f): f is ValueFlag => f.kind === 'value');
     assert.deepEqual(Object.keys(values).sort(), valueFlags.map((f) => f.name).sort(), 'a test value for every flag');

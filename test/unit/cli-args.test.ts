@@ -426,6 +426,7 @@ describe('parseCommandLine', () => {
     ['max-replay-body', '64KiB', { maxReplayBody: 65_536 }],
     ['max-header-size', '32k', { maxHeaderSize: 32_768 }],
     ['max-idle-per-node', '16', { maxIdlePerNode: 16 }],
+    ['workers', '3', { workers: 3 }],
     ['log-level', 'debug', { logLevel: 'debug' }],
     ['access-log', '0.25', { accessLog: { kind: 'sample', rate: 0.25 } }],
   ];
