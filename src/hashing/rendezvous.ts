@@ -170,7 +170,11 @@ export class Ranking {
   private readonly table: NodeTable;
   private readonly cache: GenerationalCache<readonly number[]>;
 
-  constructor(nodes: readonly WeightedNode[], cacheCapacity = 16384) {
+  /**
+   * The cache copes with up to cacheCapacity/2 functions in steady use (beyond that its generations
+   * thrash and a lookup costs about what an uncached ranking does): 32,768 functions by default.
+   */
+  constructor(nodes: readonly WeightedNode[], cacheCapacity = 65536) {
     this.table = new NodeTable(nodes);
     this.size = nodes.length;
     this.cache = new GenerationalCache(cacheCapacity);

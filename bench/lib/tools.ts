@@ -1,0 +1,91 @@
+/**
+ * External tools (nginx, HAProxy, wrk, taskset): found, installed with apt-get when missing and
+ * allowed (root), and their versions for the report.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+
+export interface Tools {
+  nginx: string;
+  haproxy: string;
+  wrk: string;
+  taskset: string;
+}
+
+/** Thrown when a tool is missing and cannot be installed; run.ts exits 3 so the smoke test can skip. */
+export class ToolsMissing extends Error {}
+
+const PACKAGES: Record<keyof Tools, string> = { nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', taskset: 'util-linux' };
+
+/** Absolute path of `name` on PATH or in the sbin directories (nginx and haproxy live there, off a user's PATH). */
+function which(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  return dirs.filter(Boolean).map((d) => `${d}/${name}`).find((p) => existsSync(p));
+}
+
+function find(): Partial<Tools> {
+  const t: Partial<Tools> = {};
+  for (const name of Object.keys(PACKAGES) as (keyof Tools)[]) t[name] = which(name);
+  return t;
+}
+
+export function ensureTools(log: (s: string) => void): Tools {
+  let t = find();
+  let missing = (Object.keys(PACKAGES) as (keyof Tools)[]).filter((n) => !t[n]);
+  if (missing.length === 0) return t as Tools;
+  if (process.getuid?.() !== 0 || !which('apt-get')) {
+    throw new ToolsMissing(`missing ${missing.join(', ')} and cannot install them (needs root and apt-get)`);
+  }
+  const pkgs = [...new Set(missing.map((n) => PACKAGES[n]))];
+  log(`installing ${pkgs.join(' ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update'], ['install', '-y', ...pkgs]]) {
+    const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+    if (r.status !== 0) throw new ToolsMissing(`apt-get ${args[0]} failed (exit ${r.status})`);
+  }
+  t = find();
+  missing = missing.filter((n) => !t[n]);
+  if (missing.length > 0) throw new ToolsMissing(`still missing after apt-get: ${missing.join(', ')}`);
+  return t as Tools;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
+}
+
+export interface Machine {
+  nproc: number;
+  cpuModel: string;
+  kernel: string;
+  node: string;
+  nginx?: string;
+  haproxy?: string;
+  wrk?: string;
+}
+
+export function machineInfo(tools?: Tools): Machine {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const m: Machine = {
+    nproc: os.cpus().length, // not availableParallelism(): this process is pinned to one CPU
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    kernel: os.release(),
+    node: process.version,
+  };
+  if (tools) {
+    m.nginx = firstLine(tools.nginx, ['-v']).replace(/^nginx version: /, '');
+    m.haproxy = firstLine(tools.haproxy, ['-v']).replace(/ - https?:.*$/, '');
+    m.wrk = firstLine(tools.wrk, ['-v']).replace(/ Copyright.*$/, '');
+  }
+  return m;
+}
+
+/** Clock ticks per second, to turn /proc/PID/stat times into microseconds. */
+export function clockTicks(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Black-box: `node dist/bench/run.js --smoke` runs every scenario against every proxy once, at tiny
+ * size and without a failed request, writes its JSON and markdown, and leaves no process behind. Numbers only have to exist and be
+ * positive: speed is the benchmark's business, not the test's. Skipped when nginx, HAProxy or wrk
+ * are missing and cannot be installed (the bench exits 3 then, e.g. not root).
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_ENTRY = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+const PROXIES = ['direct', 'nginx', 'haproxy', 'fnlb'];
+const SCENARIOS = ['get-small', 'get-16k', 'post-4k', 'latency', 'idle-conns', 'cpu'];
+
+interface SmokeReport {
+  summary: Record<string, { proxies: Record<string, { median: number; errors: number }>; ratios: Record<string, { median: number }> }>;
+  ranking: { cachedNs: number; uncachedUs: number };
+  machine: { nproc: number; cpuModel: string; node: string; nginx: string; haproxy: string };
+  command: string;
+  processes: { label: string; pid: number }[];
+}
+
+/** The command line of a live pid, or undefined when it is gone (or a zombie with no command line). */
+function cmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+it('bench --smoke: a positive number for every proxy × scenario, and no process left', { timeout: 300_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'fnlb-bench-smoke-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const proc = spawn(process.execPath, [BENCH_ENTRY, '--smoke', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  // Generous: a first run may apt-get install the tools.
+  const timer = setTimeout(() => proc.kill('SIGINT'), 280_000);
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  const output = `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+  if (code === 3) {
+    t.skip(`nginx/haproxy/wrk unavailable and not installable here: ${stderr.trim()}`);
+    return;
+  }
+  assert.equal(code, 0, `bench exited ${code}${output}`);
+
+  const files = readdirSync(out);
+  const json = files.find((f) => f.endsWith('.json'));
+  assert.ok(json, `no JSON written${output}`);
+  assert.ok(existsSync(join(out, json.replace(/\.json$/, '.md'))), 'no markdown written');
+  const report = JSON.parse(readFileSync(join(out, json), 'utf8')) as SmokeReport;
+
+  for (const scenario of SCENARIOS) {
+    for (const proxy of PROXIES) {
+      const v = report.summary[scenario]?.proxies[proxy];
+      assert.ok(v && Number.isFinite(v.median) && v.median > 0, `${scenario} × ${proxy}: ${v?.median}${output}`);
+      assert.equal(v.errors, 0, `${scenario} × ${proxy}: failed requests${output}`);
+    }
+    for (const peer of ['nginx', 'haproxy']) assert.ok(report.summary[scenario].ratios[`fnlb/${peer}`].median > 0);
+  }
+  assert.ok(report.ranking.cachedNs > 0 && report.ranking.uncachedUs > 0, 'ranking numbers');
+  assert.ok(report.machine.nproc > 0 && report.machine.cpuModel && report.machine.nginx && report.machine.haproxy);
+  assert.match(report.command, /--smoke/);
+  assert.match(stdout, /\| get-small \| req\/s \|/, 'markdown table on stdout');
+
+  // Every process the bench started (nginx workers included) is gone.
+  const left = report.processes.filter((p) => /nginx|haproxy|wrk|main\.js|fixed-rate/.test(cmdline(p.pid) ?? ''));
+  assert.deepEqual(left, [], 'processes left behind');
+});
