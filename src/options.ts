@@ -39,6 +39,8 @@ export interface BalancerOptions {
   maxHeaderSize: number;
   /** Max idle pooled connections kept per node. */
   maxIdlePerNode: number;
+  /** Client connections open at once; more are answered 503 and closed (0 = no limit). */
+  maxConnections: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   accessLog: AccessLogMode;
   /** Worker processes sharing the listening socket (1 = no cluster). */
@@ -64,6 +66,7 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   maxReplayBody: 1024 * 1024,
   maxHeaderSize: 16 * 1024,
   maxIdlePerNode: 256,
+  maxConnections: 0,
   logLevel: 'info',
   accessLog: { kind: 'on' },
   workers: 1,

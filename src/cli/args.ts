@@ -82,7 +82,7 @@ type DurationKey =
   | 'upstreamIdleTimeout'
   | 'shutdownTimeout';
 
-type CountKey = 'hcHealthy' | 'hcUnhealthy' | 'maxIdlePerNode';
+type CountKey = 'hcHealthy' | 'hcUnhealthy' | 'maxIdlePerNode' | 'maxConnections';
 
 function durationFlag(name: string, key: DurationKey, description: string, allowZero = false): ValueFlag {
   return valueFlag(name, '<duration>', description, formatDuration(DEFAULT_OPTIONS[key]), (options, value) => {
@@ -233,6 +233,7 @@ export const FLAGS: readonly FlagDefinition[] = Object.freeze([
     },
   ),
   countFlag('max-idle-per-node', 'maxIdlePerNode', 'Idle pooled connections kept per node (0 = no pooling).', 0),
+  countFlag('max-connections', 'maxConnections', 'Client connections open at once (per worker); more are answered 503 and closed (0 = no limit).', 0),
   valueFlag(
     'workers',
     '<count|auto>',

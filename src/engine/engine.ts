@@ -4,7 +4,10 @@ import { Deadlines } from './deadlines.js';
 import type { EngineContext } from './exchange.js';
 import type { RequestHeadOptions } from './http1/request-head.js';
 import type { Dispatcher, EngineOptions, NodeEndpoint } from './types.js';
+import { errorResponse } from './responses.js';
 import { NodePool } from './upstream.js';
+
+const TOO_MANY_CONNECTIONS = errorResponse(503, 'too many connections', true);
 
 /**
  * The forwarding engine: raw `net` sockets on both sides, our own HTTP/1.1 framing, pooled keep-alive
@@ -44,6 +47,14 @@ export class Engine {
   private accept(socket: net.Socket): void {
     if (this.closing !== null) {
       socket.destroy();
+      return;
+    }
+    const max = this.options.maxConnections;
+    if (max > 0 && this.connections.size >= max) {
+      // Over the limit: a clear answer instead of a silent reset; the connection is not kept.
+      socket.on('error', () => {});
+      socket.end(TOO_MANY_CONNECTIONS);
+      setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     const conn = new ClientConnection(socket, this.ctx, this.headOptions, (c) => this.connections.delete(c));

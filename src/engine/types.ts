@@ -31,6 +31,8 @@ export interface EngineOptions {
   maxReplayBody: number;
   maxHeaderSize: number;
   maxIdlePerNode: number;
+  /** Client connections open at once; 0 = no limit. */
+  maxConnections: number;
   /** Lower-case header name whose value is the routing key, if configured. */
   hashHeader: string | undefined;
 }

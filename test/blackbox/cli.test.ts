@@ -314,6 +314,7 @@ describe('fnlb: environment variables', () => {
       'log-level': 'info',
       'access-log': 'on',
       workers: '2',
+      'max-connections': '1000',
     };
     const valueFlags = FLAGS.filter((f): f is ValueFlag => f.kind === 'value');
     assert.deepEqual(Object.keys(values).sort(), valueFlags.map((f) => f.name).sort(), 'a test value for every flag');

@@ -353,3 +353,29 @@ describe('engine review: retries on a reused connection', () => {
   });
 });
 
+
+describe('connection limit', () => {
+  test('--max-connections: the connection over the limit gets 503 and is closed; a freed slot is reused', async () => {
+    const node = await raw({});
+    const lb = await fnlb([node], ['--max-connections', '2']);
+    const a = await client(lb);
+    const b = await client(lb);
+    await a.write('GET /r/app/a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await b.write('GET /r/app/b HTTP/1.1\r\nHost: x\r\n\r\n');
+    await a.waitForResponses(1, 3000);
+    await b.waitForResponses(1, 3000);
+    const c = await client(lb);
+    await c.waitForClose(3000);
+    const refused = c.responses[0];
+    assert.equal(refused?.status, 503);
+    assert.match(refused!.text(), /too many connections/);
+    a.destroy();
+    await sleep(100);
+    const d = await client(lb);
+    await d.write('GET /r/app/d HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [ok] = await d.waitForResponses(1, 3000);
+    assert.equal(ok!.status, 200);
+    b.destroy();
+    d.destroy();
+  });
+});

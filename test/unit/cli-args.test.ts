@@ -427,6 +427,7 @@ describe('parseCommandLine', () => {
     ['max-header-size', '32k', { maxHeaderSize: 32_768 }],
     ['max-idle-per-node', '16', { maxIdlePerNode: 16 }],
     ['workers', '3', { workers: 3 }],
+    ['max-connections', '100', { maxConnections: 100 }],
     ['log-level', 'debug', { logLevel: 'debug' }],
     ['access-log', '0.25', { accessLog: { kind: 'sample', rate: 0.25 } }],
   ];
