@@ -468,6 +468,12 @@ export class Exchange implements UpstreamOwner {
       return;
     }
     if (timedOut) this.timedOutOnce = true;
+    if (!conn.reused && !timedOut) {
+      // A node that takes a new connection and drops it without a word is dying (or crashed on this
+      // request): take it out now, as for a refused connection; health checks bring it back.
+      this.ctx.dispatcher.nodeFailed(this.node, reason);
+      this.ctx.pools[this.node].closeIdle();
+    }
     const replayable = this.head.idempotent && this.replayable && this.bodyComplete;
     if (replayable && conn.reused && !timedOut) {
       // Likely the keep-alive race (node closed an idle connection as we reused it): same node, new connection.
