@@ -45,11 +45,6 @@ export class ClientConnection implements ClientSide, Timed {
     ctx.deadlines.add(this);
   }
 
-  /** True between requests: nothing in flight and nothing buffered. */
-  get idle(): boolean {
-    return this.exchange === null && this.pending === null;
-  }
-
   private handleData(chunk: Buffer): void {
     if (this.closing) return;
     const exchange = this.exchange;
