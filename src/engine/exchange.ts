@@ -420,15 +420,11 @@ export class Exchange implements UpstreamOwner {
     if (conn !== null) {
       conn.owner = null;
       if (this.nodePausedForClient) conn.socket.resume();
-      const reusable = this.res!.reusable && this.bodyComplete && !this.nodeOverran && !this.streamingUnfinished();
+      const reusable = this.res!.reusable && this.bodyComplete && !this.nodeOverran;
       if (reusable) this.ctx.pools[this.node].release(conn);
       else conn.destroy();
     }
     this.finish(this.closeAfter);
-  }
-
-  private streamingUnfinished(): boolean {
-    return this.streaming && !this.bodyComplete;
   }
 
   onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void {

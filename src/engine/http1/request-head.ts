@@ -2,6 +2,7 @@ import { CR, HEX, HTAB, LF, LOWER, REG_NAME, SP, TARGET, TOKEN, equalsLower } fr
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { field, keepLine, scanFieldLine } from './field-line.js';
+import { Known, knownField } from './known-fields.js';
 
 /**
  * A parsed, validated request head. Only what routing and framing need is decoded;
@@ -39,21 +40,6 @@ export interface RequestHeadOptions {
   /** Lower-case name of the header used as hash key, or undefined. */
   hashHeader: Uint8Array | undefined;
 }
-
-const enc = (s: string) => Buffer.from(s, 'latin1');
-const H_CONTENT_LENGTH = enc('content-length');
-const H_TRANSFER_ENCODING = enc('transfer-encoding');
-const H_CONNECTION = enc('connection');
-const H_HOST = enc('host');
-const H_EXPECT = enc('expect');
-const H_UPGRADE = enc('upgrade');
-const H_KEEP_ALIVE = enc('keep-alive');
-const H_TE = enc('te');
-const H_TRAILER = enc('trailer');
-const H_PROXY_CONNECTION = enc('proxy-connection');
-const H_X_FORWARDED_FOR = enc('x-forwarded-for');
-const H_X_FORWARDED_PROTO = enc('x-forwarded-proto');
-const H_X_FORWARDED_HOST = enc('x-forwarded-host');
 
 /** Requests that may be sent again to another node when the first one may have received them. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -122,69 +108,56 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     i = field.next;
 
     let forward = true;
-    switch (nameEnd - lineStart) {
-      case 14:
-        if (equalsLower(buf, lineStart, nameEnd, H_CONTENT_LENGTH)) {
-          if (head.contentLength !== -1) throw new FramingError(400, 'duplicate Content-Length');
-          head.contentLength = parseLength(buf, valueStart, valueEnd);
+    switch (knownField(buf, lineStart, nameEnd)) {
+      case Known.ContentLength:
+        if (head.contentLength !== -1) throw new FramingError(400, 'duplicate Content-Length');
+        head.contentLength = parseLength(buf, valueStart, valueEnd);
+        break;
+      case Known.TransferEncoding:
+        if (sawTransferEncoding) throw new FramingError(400, 'duplicate Transfer-Encoding');
+        sawTransferEncoding = true;
+        head.chunked = checkTransferEncoding(buf, valueStart, valueEnd);
+        break;
+      case Known.Connection:
+        forward = false;
+        for (const token of splitTokens(buf, valueStart, valueEnd)) {
+          if (token === 'close') close = true;
+          else if (token === 'keep-alive') keepAliveToken = true;
+          else (connectionTokens ??= []).push(token);
         }
         break;
-      case 17:
-        if (equalsLower(buf, lineStart, nameEnd, H_TRANSFER_ENCODING)) {
-          if (sawTransferEncoding) throw new FramingError(400, 'duplicate Transfer-Encoding');
-          sawTransferEncoding = true;
-          head.chunked = checkTransferEncoding(buf, valueStart, valueEnd);
-        } else if (equalsLower(buf, lineStart, nameEnd, H_X_FORWARDED_PROTO)) forward = false;
+      case Known.Host:
+        if (sawHost) throw new FramingError(400, 'duplicate Host');
+        sawHost = true;
+        if (!isValidHost(buf, valueStart, valueEnd)) throw new FramingError(400, 'invalid Host');
+        head.host = buf.toString('latin1', valueStart, valueEnd);
         break;
-      case 10:
-        if (equalsLower(buf, lineStart, nameEnd, H_CONNECTION)) {
-          forward = false;
-          for (const token of splitTokens(buf, valueStart, valueEnd)) {
-            if (token === 'close') close = true;
-            else if (token === 'keep-alive') keepAliveToken = true;
-            else (connectionTokens ??= []).push(token);
-          }
-        } else if (equalsLower(buf, lineStart, nameEnd, H_KEEP_ALIVE)) forward = false;
+      case Known.Expect:
+        forward = false; // we answer 100 Continue ourselves and read the body
+        if (buf.toString('latin1', valueStart, valueEnd).toLowerCase() !== '100-continue') {
+          throw new FramingError(417, 'unsupported expectation');
+        }
+        head.expectContinue = true;
         break;
-      case 4:
-        if (equalsLower(buf, lineStart, nameEnd, H_HOST)) {
-          if (sawHost) throw new FramingError(400, 'duplicate Host');
-          sawHost = true;
-          if (!isValidHost(buf, valueStart, valueEnd)) throw new FramingError(400, 'invalid Host');
-          head.host = buf.toString('latin1', valueStart, valueEnd);
+      case Known.Upgrade:
+        forward = false;
+        if (splitTokens(buf, valueStart, valueEnd).some((p) => p === 'websocket' || p.startsWith('websocket/'))) {
+          throw new FramingError(501, 'WebSocket upgrade is not supported');
         }
         break;
-      case 6:
-        if (equalsLower(buf, lineStart, nameEnd, H_EXPECT)) {
-          forward = false; // we answer 100 Continue ourselves and read the body
-          if (buf.toString('latin1', valueStart, valueEnd).toLowerCase() !== '100-continue') {
-            throw new FramingError(417, 'unsupported expectation');
-          }
-          head.expectContinue = true;
-        }
+      case Known.XForwardedFor: {
+        forward = false;
+        const v = buf.toString('latin1', valueStart, valueEnd);
+        head.forwardedFor = head.forwardedFor === undefined ? v : `${head.forwardedFor}, ${v}`;
         break;
-      case 7:
-        if (equalsLower(buf, lineStart, nameEnd, H_UPGRADE)) {
-          forward = false;
-          if (splitTokens(buf, valueStart, valueEnd).some((p) => p === 'websocket' || p.startsWith('websocket/'))) {
-            throw new FramingError(501, 'WebSocket upgrade is not supported');
-          }
-        } else if (equalsLower(buf, lineStart, nameEnd, H_TRAILER)) forward = false;
-        break;
-      case 2:
-        if (equalsLower(buf, lineStart, nameEnd, H_TE)) forward = false;
-        break;
-      case 16:
-        if (equalsLower(buf, lineStart, nameEnd, H_PROXY_CONNECTION) || equalsLower(buf, lineStart, nameEnd, H_X_FORWARDED_HOST)) {
-          forward = false;
-        }
-        break;
-      case 15:
-        if (equalsLower(buf, lineStart, nameEnd, H_X_FORWARDED_FOR)) {
-          forward = false;
-          const v = buf.toString('latin1', valueStart, valueEnd);
-          head.forwardedFor = head.forwardedFor === undefined ? v : `${head.forwardedFor}, ${v}`;
-        }
+      }
+      case Known.KeepAlive:
+      case Known.ProxyConnection:
+      case Known.TE:
+      case Known.Trailer:
+      case Known.XForwardedProto:
+      case Known.XForwardedHost:
+        forward = false; // hop-by-hop, or set by us
         break;
     }
     const hashHeader = opts.hashHeader;

@@ -1,7 +1,8 @@
-import { CR, FIELD_VALUE, LF, SP, equalsLower } from './chars.js';
+import { CR, FIELD_VALUE, LF, SP } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { field, keepLine, scanFieldLine } from './field-line.js';
+import { Known, knownField } from './known-fields.js';
 import { parseLength, splitTokens } from './request-head.js';
 
 /** How the body of a response is delimited (RFC 9112 §6.3). */
@@ -28,16 +29,6 @@ export interface ResponseHead {
   /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
   transferEncoding: [number, number] | undefined;
 }
-
-const enc = (s: string) => Buffer.from(s, 'latin1');
-const H_CONTENT_LENGTH = enc('content-length');
-const H_TRANSFER_ENCODING = enc('transfer-encoding');
-const H_CONNECTION = enc('connection');
-const H_KEEP_ALIVE = enc('keep-alive');
-const H_PROXY_CONNECTION = enc('proxy-connection');
-const H_UPGRADE = enc('upgrade');
-const H_TRAILER = enc('trailer');
-const H_TE = enc('te');
 
 /**
  * Parses a response head from a node: buf[0, headEnd). `requestMethod` decides HEAD semantics.
@@ -83,43 +74,37 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
     i = field.next;
 
     let forward = true;
-    switch (nameEnd - lineStart) {
-      case 14:
-        if (equalsLower(buf, lineStart, nameEnd, H_CONTENT_LENGTH)) {
-          const n = parseLengthFromNode(buf, valueStart, valueEnd);
-          if (contentLength !== -1 && contentLength !== n) throw new FramingError(502, 'conflicting Content-Length from node');
-          if (contentLength !== -1) forward = false; // an identical duplicate is folded into one
-          contentLength = n;
+    switch (knownField(buf, lineStart, nameEnd)) {
+      case Known.ContentLength: {
+        const n = parseLengthFromNode(buf, valueStart, valueEnd);
+        if (contentLength !== -1 && contentLength !== n) throw new FramingError(502, 'conflicting Content-Length from node');
+        if (contentLength !== -1) forward = false; // an identical duplicate is folded into one
+        contentLength = n;
+        break;
+      }
+      case Known.TransferEncoding: {
+        if (sawTransferEncoding) throw new FramingError(502, 'duplicate Transfer-Encoding from node');
+        sawTransferEncoding = true;
+        const codings = splitTokensFromNode(buf, valueStart, valueEnd);
+        chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
+        forward = false;
+        transferEncoding = [lineStart, i];
+        break;
+      }
+      case Known.Connection:
+        forward = false;
+        for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
+          if (token === 'close') close = true;
+          else if (token === 'keep-alive') keepAliveToken = true;
+          else (listed ??= []).push(token);
         }
         break;
-      case 17:
-        if (equalsLower(buf, lineStart, nameEnd, H_TRANSFER_ENCODING)) {
-          if (sawTransferEncoding) throw new FramingError(502, 'duplicate Transfer-Encoding from node');
-          sawTransferEncoding = true;
-          const codings = splitTokensFromNode(buf, valueStart, valueEnd);
-          chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
-          forward = false;
-          transferEncoding = [lineStart, i];
-        }
-        break;
-      case 10:
-        if (equalsLower(buf, lineStart, nameEnd, H_CONNECTION)) {
-          forward = false;
-          for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
-            if (token === 'close') close = true;
-            else if (token === 'keep-alive') keepAliveToken = true;
-            else (listed ??= []).push(token);
-          }
-        } else if (equalsLower(buf, lineStart, nameEnd, H_KEEP_ALIVE)) forward = false;
-        break;
-      case 16:
-        if (equalsLower(buf, lineStart, nameEnd, H_PROXY_CONNECTION)) forward = false;
-        break;
-      case 7:
-        if (equalsLower(buf, lineStart, nameEnd, H_UPGRADE) || equalsLower(buf, lineStart, nameEnd, H_TRAILER)) forward = false;
-        break;
-      case 2:
-        if (equalsLower(buf, lineStart, nameEnd, H_TE)) forward = false;
+      case Known.KeepAlive:
+      case Known.ProxyConnection:
+      case Known.Upgrade:
+      case Known.Trailer:
+      case Known.TE:
+        forward = false; // hop-by-hop
         break;
     }
     if (forward) keepLine(keep, lineStart, i);
