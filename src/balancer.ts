@@ -148,8 +148,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private healthChanged(index: number, up: boolean, reason: string): void {
     const id = this.nodeList[index].id;
     if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
-    else if (up) this.log.info({ node: id, reason }, 'node up');
-    else this.log.warn({ node: id, reason }, 'node down');
+    else logNodeState(this.log, id, up, reason);
     this.emit(up ? 'node-up' : 'node-down', id, reason);
   }
 
@@ -168,6 +167,12 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   nodes(): NodeStatus[] {
     return this.nodeList.map((n, i) => ({ node: n.id, state: this.health.isUp(i) ? 'online' : 'offline' }));
   }
+}
+
+/** The log line of a node going down or coming back, wherever the health checks run. */
+export function logNodeState(log: Logger, node: string, up: boolean, reason: string): void {
+  if (up) log.info({ node, reason }, 'node up');
+  else log.warn({ node, reason }, 'node down');
 }
 
 /** The health check settings of a balancer's options. */

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { healthCheckOptions } from '../balancer.js';
+import { healthCheckOptions, logNodeState } from '../balancer.js';
 import { HealthChecker } from '../health/health-checker.js';
 import { flushLogger, type Logger } from '../log.js';
 import type { BalancerOptions } from '../options.js';
@@ -21,8 +21,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger): void {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(m);
   };
   const checker = new HealthChecker(nodes, healthCheckOptions(options), (index, up, reason) => {
-    if (up) logger.info({ node: nodes[index].id, reason }, 'node up');
-    else logger.warn({ node: nodes[index].id, reason }, 'node down');
+    logNodeState(logger, nodes[index].id, up, reason);
     broadcast({ fnlb: 'health', index, up, reason });
   });
 
