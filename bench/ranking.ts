@@ -19,6 +19,8 @@ export interface RankingResult {
   cached10kNs: number;
   uncachedUs: number;
   uncachedWeightedUs: number;
+  /** 3 nodes, the typical cluster: ranked directly, never cached (fresh keys). */
+  direct3Ns: number;
 }
 
 const NODES = 100;
@@ -47,6 +49,7 @@ export function runRanking(opts: { runs: number; cachedOps: number; uncachedOps:
   const cached: number[][] = [[], []];
   const uncached: number[] = [];
   const weighted: number[] = [];
+  const direct3: number[] = [];
   for (let run = 0; run <= opts.runs; run++) {
     const c = hot.map((ks) => {
       const r = new Ranking(nodes(false));
@@ -59,13 +62,16 @@ export function runRanking(opts: { runs: number; cachedOps: number; uncachedOps:
     const u = time(opts.uncachedOps, (i) => r.rank(fresh[i]));
     const rw = new Ranking(nodes(true));
     const w = time(opts.uncachedOps, (i) => rw.rank(fresh[i]));
+    const r3 = new Ranking(nodes(false).slice(0, 3));
+    const d3 = time(opts.uncachedOps, (i) => r3.rank(fresh[i]));
     if (run === 0) continue; // JIT warm-up
     cached[0].push(c[0]);
     cached[1].push(c[1]);
     uncached.push(u / 1000);
     weighted.push(w / 1000);
+    direct3.push(d3);
   }
-  return { nodes: NODES, runs: opts.runs, cachedNs: median(cached[0]), cached10kNs: median(cached[1]), uncachedUs: median(uncached), uncachedWeightedUs: median(weighted) };
+  return { nodes: NODES, runs: opts.runs, cachedNs: median(cached[0]), cached10kNs: median(cached[1]), uncachedUs: median(uncached), uncachedWeightedUs: median(weighted), direct3Ns: median(direct3) };
 }
 
 export const RANKING_FULL = { runs: 7, cachedOps: 2_000_000, uncachedOps: 50_000 };

@@ -148,7 +148,8 @@ export function markdown(r: Report): string {
       '',
       `Ranking.rank at ${k.nodes} nodes (median of ${k.runs} runs): cached ${k.cachedNs.toFixed(0)} ns ` +
         `(1,000 hot keys; ${k.cached10kNs.toFixed(0)} ns with 10,000); ` +
-        `uncached ${k.uncachedUs.toFixed(2)} µs (equal weights), ${k.uncachedWeightedUs.toFixed(2)} µs (weighted).`,
+        `uncached ${k.uncachedUs.toFixed(2)} µs (equal weights), ${k.uncachedWeightedUs.toFixed(2)} µs (weighted); ` +
+        `3 nodes (ranked directly, no cache) ${k.direct3Ns.toFixed(0)} ns.`,
     );
   }
   return `${lines.join('\n')}\n`;

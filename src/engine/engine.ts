@@ -57,7 +57,7 @@ export class Engine {
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
-    const conn = new ClientConnection(socket, this.ctx, this.headOptions, (c) => this.connections.delete(c));
+    const conn = new ClientConnection(socket, this.ctx, this.headOptions, this.connections);
     this.connections.add(conn);
   }
 

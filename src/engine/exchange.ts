@@ -88,6 +88,8 @@ export class Exchange implements UpstreamOwner {
   private dechunk = false;
   /** The response head, held back to go out in one write with the first body bytes. */
   private headOut: Buffer | null = null;
+  /** Free bytes reserved behind a rebuilt headOut. */
+  private headRoom = 0;
   private interimCount = 0;
   private responseStarted = false;
   private closeAfter = false;
@@ -319,7 +321,10 @@ export class Exchange implements UpstreamOwner {
     this.responseStarted = true;
     // The head goes out with the first body bytes (see write), so a small response is one syscall.
     // RFC 9112 §6.1: never send Transfer-Encoding to an HTTP/1.0 client (bodies are de-chunked for it).
-    this.headOut = clientResponseHead(buf, res, head.version === 11, extra);
+    const room = buf.length - end < COPY_WITH_HEAD ? buf.length - end : COPY_WITH_HEAD;
+    const out = clientResponseHead(buf, res, head.version === 11, extra, room);
+    this.headOut = out;
+    this.headRoom = out.buffer === buf.buffer ? 0 : room; // the node's own bytes have no room of ours
     this.forwardBody(buf, end);
     this.flushHead();
   }
@@ -340,6 +345,11 @@ export class Exchange implements UpstreamOwner {
       if (head.buffer === data.buffer && head.byteOffset + head.length === data.byteOffset) {
         // The node's head was forwarded untouched and the body follows it in the same read: one slice.
         data = Buffer.from(data.buffer, head.byteOffset, head.length + data.length);
+      } else if (data.length <= this.headRoom) {
+        // A rebuilt head has room reserved behind it: the body joins it with one copy.
+        const joined = Buffer.from(head.buffer, head.byteOffset, head.length + data.length);
+        data.copy(joined, head.length);
+        data = joined;
       } else if (data.length <= COPY_WITH_HEAD) {
         data = Buffer.concat([head, data], head.length + data.length);
       } else {

@@ -111,19 +111,12 @@ function rankWith(t: NodeTable, key: string): number[] {
   const kb = hashString(key, SEED_B);
   const { ids, scores, bucket, starts, order } = t;
   const n = ids.length;
+  if (n <= SMALL) return rankSmall(t, ka, kb);
   starts.fill(0);
   for (let i = 0; i < n; i++) {
-    const hi = fmix32(ka ^ t.ha[i]);
-    const lo = fmix32(kb ^ t.hb[i]);
-    // 52 random bits as a double strictly inside (0,1): the +0.5 keeps it off 0 and, below 2^52,
-    // exact, so it never rounds up to 1 (log(1) = 0 would divide by zero).
-    const u = (hi * TWO_POW_20 + (lo >>> 12) + 0.5) / TWO_POW_52;
-    let s = u;
-    let v = u;
-    if (!t.uniform) {
-      s = -t.weights[i] / Math.log(u);
-      v = s / (s + 1); // monotone into (0,1), spread enough for bucketing, no Math.exp
-    }
+    const s = score(t, i, ka, kb);
+    // Monotone into (0,1), spread enough for bucketing, no Math.exp.
+    const v = t.uniform ? s : s / (s + 1);
     scores[i] = s;
     // Best scores in bucket 0. v * n may round up to n when v is within an ulp of 1: clamp.
     const b = v * n < n ? n - 1 - Math.floor(v * n) : 0;
@@ -133,13 +126,49 @@ function rankWith(t: NodeTable, key: string): number[] {
   for (let b = 1; b < n; b++) starts[b] += starts[b - 1];
   for (let i = 0; i < n; i++) order[starts[bucket[i]]++] = i;
 
+  return insertionRank(t, order, n);
+}
+
+/**
+ * At or below this many nodes a plain insertion sort beats the bucket pass, and a ranking costs
+ * less than a cache lookup (which must hash a fresh key string and miss in the CPU caches once
+ * there are many functions): `Ranking` then does not cache at all.
+ */
+const SMALL = 8;
+
+function rankSmall(t: NodeTable, ka: number, kb: number): number[] {
+  const n = t.ids.length;
+  const { scores, order } = t;
+  for (let i = 0; i < n; i++) {
+    scores[i] = score(t, i, ka, kb);
+    order[i] = i;
+  }
+  return insertionRank(t, order, n);
+}
+
+/** Score of node i for a key hashed to (ka, kb): uniform in (0,1), or the weighted transform of it. */
+function score(t: NodeTable, i: number, ka: number, kb: number): number {
+  const hi = fmix32(ka ^ t.ha[i]);
+  const lo = fmix32(kb ^ t.hb[i]);
+  // 52 random bits as a double strictly inside (0,1): the +0.5 keeps it off 0 and, below 2^52,
+  // exact, so it never rounds up to 1 (log(1) = 0 would divide by zero).
+  const u = (hi * TWO_POW_20 + (lo >>> 12) + 0.5) / TWO_POW_52;
+  return t.uniform ? u : -t.weights[i] / Math.log(u);
+}
+
+/**
+ * The final order from a nearly sorted `order`: insertion with the exact comparison, which alone
+ * decides the result. Ties (vanishingly rare) go to the smaller id, so the order is total and free
+ * of the node list's order.
+ */
+function insertionRank(t: NodeTable, order: Int32Array, n: number): number[] {
+  const { ids, scores } = t;
   const out: number[] = [];
   for (let k = 0; k < n; k++) {
     const i = order[k];
     const s = scores[i];
     let j = k;
     out.push(i);
-    // Ties (vanishingly rare) go to the smaller id, so the order is total and list-order free.
     while (j > 0) {
       const p = out[j - 1];
       const sp = scores[p];
@@ -185,6 +214,7 @@ export class Ranking {
    * before: callers must treat it as read-only and never mutate it.
    */
   rank(key: string): readonly number[] {
+    if (this.size <= SMALL) return rankWith(this.table, key);
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const order = rankWith(this.table, key);

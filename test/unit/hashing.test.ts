@@ -180,10 +180,10 @@ describe('rankNodes', () => {
 
 describe('Ranking', () => {
   it('answers as rankNodes, returns the same array on a hit, and stays bounded', () => {
-    const nodes = nodesOf(7);
+    const nodes = nodesOf(20);
     nodes[3] = { ...nodes[3], weight: 2.5 };
     const ranking = new Ranking(nodes, 64);
-    assert.equal(ranking.size, 7);
+    assert.equal(ranking.size, 20);
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 1000; i++) {
         const key = keyOf(i);
@@ -192,6 +192,16 @@ describe('Ranking', () => {
         assert.equal(ranking.rank(key), r, 'hit must return the cached array');
         assert.ok(ranking.cacheSize <= 64);
       }
+    }
+  });
+
+  it('ranks up to 8 nodes directly, without caching, exactly as rankNodes', () => {
+    for (let n = 1; n <= 9; n++) {
+      const nodes = nodesOf(n);
+      if (n > 2) nodes[1] = { ...nodes[1], weight: 3 };
+      const ranking = new Ranking(nodes, 64);
+      for (let i = 0; i < 300; i++) assert.deepEqual(ranking.rank(keyOf(i)), rankNodes(keyOf(i), nodes));
+      assert.equal(ranking.cacheSize === 0, n <= 8);
     }
   });
 

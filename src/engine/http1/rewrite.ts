@@ -4,20 +4,21 @@ import type { ResponseHead } from './response-head.js';
 /**
  * Builds an outgoing head from a received one: a first line (copied, or given as a string), the kept
  * header ranges copied byte for byte, optional extra ranges, then `extra` header text and the final CRLF.
- * One allocation, one write.
+ * One allocation, one write. `reserve` bytes of room stay free behind the head (outside the returned
+ * view) for a caller that sends the first body bytes with it.
  */
-function assemble(buf: Buffer, line: string | null, lineEnd: number, keep: number[], extraRange: readonly number[] | undefined, extra: string): Buffer {
+function assemble(buf: Buffer, line: string | null, lineEnd: number, keep: number[], extraRange: readonly number[] | undefined, extra: string, reserve = 0): Buffer {
   let size = (line === null ? lineEnd : line.length) + extra.length + 2;
   for (let p = 0; p < keep.length; p += 2) size += keep[p + 1] - keep[p];
   if (extraRange !== undefined) size += extraRange[1] - extraRange[0];
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafe(size + reserve);
   let at = line === null ? buf.copy(out, 0, 0, lineEnd) : out.write(line, 0, 'latin1');
   for (let p = 0; p < keep.length; p += 2) at += buf.copy(out, at, keep[p], keep[p + 1]);
   if (extraRange !== undefined) at += buf.copy(out, at, extraRange[0], extraRange[1]);
   at += out.write(extra, at, 'latin1');
   out[at] = 0x0d;
   out[at + 1] = 0x0a;
-  return out;
+  return reserve === 0 ? out : out.subarray(0, size);
 }
 
 /** What a node needs to hear besides the client's own headers. */
@@ -49,14 +50,15 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
 
 /**
  * The response head sent to the client, or the node's bytes unchanged when nothing needs to change
- * (no hop-by-hop fields, no connection override): the common case costs no copy.
+ * (no hop-by-hop fields, no connection override): the common case costs no copy. A rebuilt head
+ * keeps `reserve` bytes of room behind it (see assemble).
  */
-export function clientResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string): Buffer {
+export function clientResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string, reserve = 0): Buffer {
   const keep = res.keep;
   const untouched =
     extra === '' &&
     res.transferEncoding === undefined &&
     (res.headEnd - 2 === res.lineEnd ? keep.length === 0 : keep.length === 2 && keep[0] === res.lineEnd && keep[1] === res.headEnd - 2);
   if (untouched) return buf.subarray(0, res.headEnd);
-  return assemble(buf, null, res.lineEnd, keep, keepTransferEncoding ? res.transferEncoding : undefined, extra);
+  return assemble(buf, null, res.lineEnd, keep, keepTransferEncoding ? res.transferEncoding : undefined, extra, reserve);
 }
