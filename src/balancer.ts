@@ -99,6 +99,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
         maxReplayBody: options.maxReplayBody,
         maxHeaderSize: options.maxHeaderSize,
         maxIdlePerNode: options.maxIdlePerNode,
+        retryOnReset: options.retryOnReset,
         maxConnections: options.maxConnections,
         hashHeader: options.hashKey.kind === 'header' ? options.hashKey.name : undefined,
       },

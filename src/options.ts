@@ -37,6 +37,8 @@ export interface BalancerOptions {
   maxReplayBody: number;
   /** Request head limit (request line + headers), answered 431 past it. */
   maxHeaderSize: number;
+  /** Replay a non-idempotent request whose node connection was reset before any response byte. */
+  retryOnReset: boolean;
   /** Max idle pooled connections kept per node. */
   maxIdlePerNode: number;
   /** Client connections open at once; more are answered 503 and closed (0 = no limit). */
@@ -65,6 +67,7 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   shutdownTimeout: 30_000,
   maxReplayBody: 1024 * 1024,
   maxHeaderSize: 16 * 1024,
+  retryOnReset: false,
   maxIdlePerNode: 256,
   maxConnections: 0,
   logLevel: 'info',

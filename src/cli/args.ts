@@ -232,6 +232,16 @@ export const FLAGS: readonly FlagDefinition[] = Object.freeze([
       options.maxHeaderSize = bytes;
     },
   ),
+  valueFlag(
+    'retry-on-reset',
+    '<on|off>',
+    'Also replay POST/PATCH whose node reset the connection (RST) before answering: the node did not read all of it.',
+    DEFAULT_OPTIONS.retryOnReset ? 'on' : 'off',
+    (options, value) => {
+      if (value !== 'on' && value !== 'off') throw new ConfigError(`invalid value ${JSON.stringify(value)} (use on or off)`);
+      options.retryOnReset = value === 'on';
+    },
+  ),
   countFlag('max-idle-per-node', 'maxIdlePerNode', 'Idle pooled connections kept per node (0 = no pooling).', 0),
   countFlag('max-connections', 'maxConnections', 'Client connections open at once (per worker); more are answered 503 and closed (0 = no limit).', 0),
   valueFlag(

@@ -491,7 +491,11 @@ export class Exchange implements UpstreamOwner {
       this.ctx.dispatcher.nodeFailed(this.node, reason);
       this.ctx.pools[this.node].closeIdle();
     }
-    const replayable = this.head.idempotent && this.replayable && this.bodyComplete;
+    // A reset (not a FIN) before any response byte: the node's process never read all of the request,
+    // so it cannot have run it; any method may go again (--retry-on-reset). A FIN is ambiguous: only
+    // idempotent requests are replayed then.
+    const unread = !timedOut && conn.resetByNode && this.ctx.options.retryOnReset;
+    const replayable = (this.head.idempotent || unread) && this.replayable && this.bodyComplete;
     if (replayable && conn.reused && !timedOut) {
       // Likely the keep-alive race (node closed an idle connection as we reused it): same node, new connection.
       this.retrySameNodeFresh = true;

@@ -27,6 +27,11 @@ export class UpstreamConn implements Timed {
   deadline = 0;
   private error: string | undefined;
 
+  /** The node reset the connection (RST): its kernel threw away whatever its process had not read. */
+  get resetByNode(): boolean {
+    return this.error === 'ECONNRESET' || this.error === 'EPIPE';
+  }
+
   constructor(
     readonly pool: NodePool,
     owner: UpstreamOwner,

@@ -311,6 +311,7 @@ describe('fnlb: environment variables', () => {
       'max-replay-body': '64KiB',
       'max-header-size': '1KiB',
       'max-idle-per-node': '4',
+      'retry-on-reset': 'on',
       'log-level': 'info',
       'access-log': 'on',
       workers: '2',

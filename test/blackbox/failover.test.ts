@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
@@ -197,6 +198,33 @@ describe('retry safety', () => {
     assert.equal(get.status, 200);
     assert.equal(get.node, good.name);
     assert.equal(raw.requests.filter((r) => r.target !== '/version').length, 1, 'nothing more was sent to it');
+  });
+
+  test('--retry-on-reset on: a POST reset before any answer goes to the fallback, once; a FIN still gives 502', async () => {
+    // A node that accepts and never reads: it resets each connection, with our request unread in its socket.
+    const deaf = net.createServer({ pauseOnConnect: true }, (socket) => {
+      socket.on('error', () => {});
+      setTimeout(() => socket.resetAndDestroy(), 50);
+    });
+    await new Promise<void>((r) => deaf.listen(0, '127.0.0.1', r));
+    rawNodes.push({ close: () => new Promise<void>((r) => deaf.close(() => r())) });
+    const deafId = `127.0.0.1:${(deaf.address() as net.AddressInfo).port}`;
+    const [good] = await startBackends(1);
+    const ids = [deafId, good.id];
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), '--hc-path=', '--hc-interval', '1h', '--retry-on-reset', 'on']);
+    const post = await call(lb.port, pathOwnedBy(deafId, ids), { method: 'POST', body: Buffer.from('pay once'), headers: { 'content-type': 'text/plain' } });
+    assert.equal(post.status, 200, post.body);
+    assert.equal(post.node, good.name);
+    assert.equal(JSON.parse(post.body).bodySha256, createHash('sha256').update('pay once').digest('hex'));
+
+    // A node that reads the request and closes (FIN) may have run it: never re-sent, whatever the flag.
+    const closing = await startRawBackend({ script: () => [{ close: true }] });
+    rawNodes.push(closing);
+    const ids2 = [closing.id, good.id];
+    const lb2 = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids2.join(','), '--hc-path=', '--hc-interval', '1h', '--retry-on-reset', 'on']);
+    const post2 = await call(lb2.port, pathOwnedBy(closing.id, ids2), { method: 'POST', body: Buffer.from('x') });
+    assert.equal(post2.status, 502, post2.body);
+    assert.equal(closing.requests.length, 1);
   });
 
   test('reset after a GET was sent: the GET is replayed on the fallback', async () => {
