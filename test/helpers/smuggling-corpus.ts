@@ -62,6 +62,8 @@ const teAlone = (teLine: string): string => `${P}${teLine}\r\n\r\n${CHUNKED_SMUG
 /** A field that is not Transfer-Encoding (but looks like it) and an exact Content-Length: the CL frames the chunked-looking body. */
 const notTe = (line: string): string => `${P}${line}\r\nContent-Length: ${CHUNKED_SMUGGLE.length}\r\n\r\n${CHUNKED_SMUGGLE}`;
 const chunked = (body: string): string => `${P}Transfer-Encoding: chunked\r\n\r\n${body}`;
+/** A valid head announcing a chunked body that the RFC 9112 §7.1 grammar rejects: 400, not one byte to the node. */
+const badChunks = (name: string, body: string): Vector => ({ name, bytes: chunked(body), expect: 400 });
 const withCl = (value: string): string => `${P}Content-Length: ${value}\r\n\r\nhello`;
 const line = (requestLine: string): string => `${requestLine}\r\nHost: ${HOST}\r\n\r\n`;
 const host = (value: string): string => `GET /r/app/fn HTTP/1.1\r\nHost: ${value}\r\n\r\n`;
@@ -146,13 +148,16 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
     { name: 'fragment in target', bytes: line('GET /r/app/fn#x HTTP/1.1'), expect: 400 },
     { name: 'CONNECT', bytes: `CONNECT ${HOST}:443 HTTP/1.1\r\nHost: ${HOST}:443\r\n\r\n`, expect: 501 },
     {
+      // RFC 9112 §3.2.2: a server receiving absolute-form MUST ignore the received Host and use the
+      // target's authority instead; a gateway forwarding it must then not pass the ignored Host on.
       name: 'absolute-form, foreign host',
       bytes: `GET http://${trap}/r/app/fn?q=1 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
       expect: 'forward',
       check: (r) => {
         assert.equal(r[0]!.target, '/r/app/fn?q=1');
-        assert.equal(r[0]!.headers.host, HOST, 'Host unchanged');
+        assert.equal(r[0]!.headers.host, trap, 'Host is the authority of the absolute-form target');
       },
+      todo: 'RFC 9112 §3.2.2: fnlb forwards the client Host (lb.test), which the RFC says to ignore for the target authority',
     },
     {
       name: 'HTTP/1.0 without Host',
@@ -194,6 +199,104 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
       expect: 'forward',
       check: (r) => assert.equal(r[0]!.headers.host, HOST, 'node got no Host'),
     },
+    // --- absolute-form and authority (RFC 9112 §3.2, RFC 9110 §4.2 and §7.2); no proxy may contact the trap
+    { name: 'absolute-form, same host', bytes: `GET http://${HOST}/r/app/fn?q=1 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, expect: 'forward', check: (r) => assert.equal(r[0]!.target, '/r/app/fn?q=1') },
+    {
+      name: 'absolute-form, foreign host = Host',
+      bytes: `GET http://${trap}/r/app/fn HTTP/1.1\r\nHost: ${trap}\r\n\r\n`,
+      expect: 'forward',
+      check: (r) => {
+        assert.equal(r[0]!.target, '/r/app/fn');
+        assert.equal(r[0]!.headers.host, trap);
+      },
+    },
+    { name: 'absolute-form without a path', bytes: `GET http://${HOST} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, expect: 'forward', check: (r) => assert.equal(r[0]!.target, '/') },
+    {
+      name: 'absolute-form with userinfo',
+      bytes: `GET http://user:pw@${HOST}/r/app/fn HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+      expect: 400,
+      todo: 'RFC 9110 §4.2.4: userinfo in an http target SHOULD be treated as an error; fnlb strips the authority and forwards',
+    },
+    { name: 'absolute-form with empty authority', bytes: line('GET http:///r/app/fn HTTP/1.1'), expect: 400 },
+    { name: 'absolute-form, HTTP/1.1 without Host', bytes: `GET http://${HOST}/r/app/fn HTTP/1.1\r\n\r\n`, expect: 400 },
+    { name: 'absolute-form, scheme ftp', bytes: line(`GET ftp://${HOST}/r/app/fn HTTP/1.1`), expect: 400 },
+    { name: 'authority-form in a GET', bytes: line(`GET ${HOST}:80 HTTP/1.1`), expect: 400 },
+    { name: 'asterisk-form in a GET', bytes: line('GET * HTTP/1.1'), expect: 400 },
+    { name: 'Host with userinfo', bytes: host(`user@${HOST}`), expect: 400 },
+    { name: 'Host with a path', bytes: host(`${HOST}/x`), expect: 400 },
+    { name: 'Host "a.test, b.test" (list)', bytes: host('a.test, b.test'), expect: 400 },
+    { name: 'Host with a non-numeric port', bytes: host(`${HOST}:8x`), expect: 400 },
+    // --- request line (RFC 9112 §3)
+    { name: 'tab between method and target', bytes: line('GET\t/r/app/fn HTTP/1.1'), expect: 400 },
+    { name: 'space after the version', bytes: line('GET /r/app/fn HTTP/1.1 '), expect: 400 },
+    { name: 'space inside the target', bytes: line('GET /r/app/f n HTTP/1.1'), expect: 400 },
+    { name: 'CTL 0x01 in the target', bytes: line('GET /r/app/fn\x01 HTTP/1.1'), expect: 400 },
+    { name: 'DEL 0x7f in the target', bytes: line('GET /r/app/fn\x7f HTTP/1.1'), expect: 400 },
+    { name: 'HTTP/0.9 request line', bytes: 'GET /r/app/fn\r\n\r\n', expect: 400 },
+    { name: 'version "HTTP/1.10"', bytes: line('GET /r/app/fn HTTP/1.10'), expect: 400 },
+    { name: 'method with "@"', bytes: line('G@T /r/app/fn HTTP/1.1'), expect: 400 },
+    { name: 'empty line before the request line (valid, §2.2)', bytes: `\r\n${G}\r\n`, expect: 'forward' },
+    {
+      name: '20 KiB request target',
+      bytes: line(`GET /r/app/fn?${'q'.repeat(20 * 1024)} HTTP/1.1`),
+      expect: 414,
+      todo: 'RFC 9112 §3: a request-target longer than the server parses MUST get 414; fnlb answers 431 for the whole head',
+    },
+    // --- whitespace and line ends in the header section (RFC 9112 §2.2, §5)
+    { name: 'whitespace line after the request line', bytes: `POST /r/app/fn HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: ${HOST}\r\nContent-Length: 4\r\n\r\n1\r\nZ\r\n0\r\n\r\n`, expect: 400 },
+    { name: 'bare LF before a TE line [badsetupLF]', bytes: teWithCl('X-A: 1\nTransfer-Encoding: chunked'), expect: 400 },
+    { name: 'LF LF inside the head [bodysplit]', bytes: teWithCl('X-A: 1\n\nTransfer-Encoding: chunked'), expect: 400 },
+    { name: 'bare CR after "chunked" [0dsuffix]', bytes: teWithCl('Transfer-Encoding: chunked\r'), expect: 400 },
+    // --- more smuggler.py Transfer-Encoding mutations
+    { name: 'TE name with a space [spacejoin1] + CL', bytes: teWithCl('Transfer Encoding: chunked'), expect: 400 },
+    { name: 'TE name with a backslash [backslash] + CL', bytes: teWithCl('Transfer\\Encoding: chunked'), expect: 400 },
+    { name: 'TE name + 0xA0 before colon [nbsp] + CL', bytes: teWithCl('Transfer-Encoding\xa0: chunked'), expect: 400 },
+    { name: 'TE value "\\x0cchunked" [midspace-0c] + CL', bytes: teWithCl('Transfer-Encoding:\x0cchunked'), expect: 400 },
+    { name: 'TE value "\\xa0chunked" [unispace] + CL', bytes: teWithCl('Transfer-Encoding:\xa0chunked'), expect: 400 },
+    { name: 'TE value quoted "\\"chunked\\"" [quoted]', bytes: teAlone('Transfer-Encoding: "chunked"'), expect: 400 },
+    { name: "TE value 'chunked' [aposed]", bytes: teAlone("Transfer-Encoding: 'chunked'"), expect: 400 },
+    { name: 'TE value "chunk" [lazygrep]', bytes: teAlone('Transfer-Encoding: chunk'), expect: 400 },
+    { name: 'TE value RFC 2047 encoded [qencode]', bytes: teAlone('Transfer-Encoding: =?UTF-8?B?Y2h1bmtlZA==?='), expect: 400 },
+    { name: 'TE "chunked, cow" alone [commaCow]', bytes: teAlone('Transfer-Encoding: chunked, cow'), expect: 400 },
+    { name: 'TE "cow, chunked" alone [cowComma]', bytes: teAlone('Transfer-Encoding: cow, chunked'), expect: 501 },
+    { name: 'TE "identity, chunked" alone', bytes: teAlone('Transfer-Encoding: identity, chunked'), expect: 501 },
+    { name: 'TE "cow" + TE "chunked" lines [revdualchunk]', bytes: teAlone('Transfer-Encoding: cow\r\nTransfer-Encoding: chunked'), expect: [400, 501] },
+    { name: 'TE with an empty value + CL', bytes: teWithCl('Transfer-Encoding: '), expect: 400 },
+    { name: 'Transfer_Encoding + exact CL [underjoin1] (not TE: CL frames)', bytes: notTe('Transfer_Encoding: chunked'), expect: 'forward', body: CHUNKED_SMUGGLE },
+    { name: 'Transfer-%45ncoding + exact CL [encode] (not TE)', bytes: notTe('Transfer-%45ncoding: chunked'), expect: 'forward', body: CHUNKED_SMUGGLE },
+    { name: 'Content-Encoding: chunked + exact CL [contentEnc]', bytes: notTe('Content-Encoding: chunked'), expect: 'forward', body: CHUNKED_SMUGGLE },
+    // --- Content-Length (RFC 9110 §8.6, RFC 9112 §6.3)
+    { name: 'CL "005" (leading zeros, valid)', bytes: withCl('005'), expect: 'forward', body: 'hello' },
+    { name: 'CL "5 " (trailing OWS, valid)', bytes: withCl('5 '), expect: 'forward', body: 'hello' },
+    { name: 'CL "\\x0b5"', bytes: withCl('\x0b5'), expect: 400 },
+    { name: 'CL 2^64+5 (20 digits)', bytes: withCl('18446744073709551621'), expect: 400 },
+    { name: 'CL line-folded', bytes: `${P}Content-Length:\r\n 5\r\n\r\nhello`, expect: 400 },
+    { name: 'GET with a CL body (valid)', bytes: `${G}Content-Length: 5\r\n\r\nhello`, expect: 'forward', body: 'hello' },
+    // --- chunked (RFC 9112 §7.1)
+    badChunks('chunk size ffffffffffffffff1 (overflow)', 'ffffffffffffffff1\r\nhello\r\n0\r\n\r\n'),
+    badChunks('chunk size 10000000000000005 (2^64 wrap to 5)', '10000000000000005\r\nhello\r\n0\r\n\r\n'),
+    badChunks('chunk size " 5" (leading space)', ' 5\r\nhello\r\n0\r\n\r\n'),
+    badChunks('chunk size "5 " (trailing space, no ext)', '5 \r\nhello\r\n0\r\n\r\n'),
+    { name: 'chunk size "5 ;a=b" (BWS before ext, valid)', bytes: chunked('5 ;a=b\r\nhello\r\n0\r\n\r\n'), expect: 'forward', body: 'hello' },
+    { name: 'chunk ext and last-chunk ext (valid)', bytes: chunked('5;a="b c"\r\nhello\r\n0;x=y\r\n\r\n'), expect: 'forward', body: 'hello' },
+    badChunks('chunk size line ends in LF only', '5\nhello\r\n0\r\n\r\n'),
+    badChunks('chunk data ends in LF only', '5\r\nhello\n0\r\n\r\n'),
+    badChunks('chunk data followed by "XX" instead of CRLF', '5\r\nhelloXX0\r\n\r\n'),
+    badChunks('last chunk ends in LF only', '5\r\nhello\r\n0\r\n\n'),
+    badChunks('chunk ext with a bare LF', '5;a\nb\r\nhello\r\n0\r\n\r\n'),
+    badChunks('chunk data shorter than size', '5\r\nhel\r\n0\r\n\r\n'),
+    { name: 'trailer Content-Length (not merged, valid)', bytes: chunked('5\r\nhello\r\n0\r\nContent-Length: 41\r\n\r\n'), expect: 'forward', body: 'hello' },
+    { name: 'trailer Transfer-Encoding (not merged, valid)', bytes: chunked('5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n'), expect: 'forward', body: 'hello' },
+    { name: 'Transfer-Encoding: chunked in a GET (valid)', bytes: `${G}Transfer-Encoding: chunked\r\n\r\n${CHUNK_OK}`, expect: 'forward', body: 'hello' },
+    // --- Expect (PortSwigger 2025: Expect-based desync)
+    { name: 'Expect: "y 100-continue"', bytes: `${P}Expect: y 100-continue\r\nContent-Length: 5\r\n\r\nhello`, expect: 417 },
+    {
+      name: 'Expect line-folded',
+      bytes: `${P}Expect:\r\n 100-continue\r\nContent-Length: 5\r\n\r\nhello`,
+      expect: 400,
+      todo: 'RFC 9112 §5.2: obs-fold MUST be rejected (400) or unfolded before a value is interpreted; fnlb judges the empty Expect first (417)',
+    },
+    { name: 'Expect: 100-continue with the body at once (valid)', bytes: `${P}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello`, expect: 'forward', body: 'hello' },
     // --- legitimate pipelining still framed correctly
     {
       name: 'CL body then pipelined GET (valid)',
