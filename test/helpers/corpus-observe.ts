@@ -48,6 +48,11 @@ export interface Observation {
   leftover: boolean;
   /** A node connection that got bytes in this vector is still open after it (the proxy may reuse it). */
   nodeConnOpen: boolean;
+  /**
+   * What is left over at the node is a clean request head announcing a Content-Length longer than all the
+   * client sent: the proxy forwards a body the client has not finished (proxy and node agree on the framing).
+   */
+  nodeAwaitsClient: boolean;
   /** The proxy connected to the trap listener (a host named in the request). */
   trapContacted: boolean;
 }
@@ -113,6 +118,7 @@ export async function observe(p: ProxyUnderTest, v: Vector, o: ObserveOptions): 
     if (!c.closed && !c.ended) nodeConnOpen = true;
   });
   const parsed = fresh.map((b) => parseRequests(b));
+  const sent = Buffer.byteLength(v.bytes, 'latin1');
   const obs: Observation = {
     raw,
     responses,
@@ -125,6 +131,7 @@ export async function observe(p: ProxyUnderTest, v: Vector, o: ObserveOptions): 
     nodeCounted: node.requests.length - reqsBefore,
     leftover: parsed.some((x, i) => x.error !== undefined || x.rest !== fresh[i]!.length),
     nodeConnOpen,
+    nodeAwaitsClient: parsed.some((x, i) => awaitsClient(fresh[i]!, x, sent)),
     trapContacted: trap.connections.length !== trapBefore,
   };
   if (o.isolate) {
@@ -132,6 +139,15 @@ export async function observe(p: ProxyUnderTest, v: Vector, o: ObserveOptions): 
     await sleep(20); // let the proxy see its pooled connections close before the next vector
   }
   return obs;
+}
+
+/** The unparsed rest of `b` is a complete, clean head whose Content-Length exceeds the `sent` bytes of the whole vector. */
+function awaitsClient(b: Buffer, p: ReturnType<typeof parseRequests>, sent: number): boolean {
+  if (p.error !== undefined || p.pendingMethod === undefined) return false;
+  const rest = b.subarray(p.rest).toString('latin1');
+  const head = rest.slice(0, rest.indexOf('\r\n\r\n') + 2);
+  const m = /\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n/i.exec(head);
+  return m !== null && Number(m[1]) > sent;
 }
 
 /** The client's status column: a status, or what happened instead. */
@@ -185,6 +201,17 @@ export function assertExpected(v: Vector, o: Observation): void {
 }
 
 /**
+ * A forwarded request whose own framing another parser could read differently: Content-Length together with
+ * Transfer-Encoding (RFC 9112 §6.1: the intermediary MUST remove the Content-Length), or either field twice.
+ */
+function framedTwice(r: ParsedRequest): boolean {
+  const count = (name: string): number => r.rawHeaders.filter(([k]) => k.toLowerCase() === name).length;
+  const cl = count('content-length');
+  const te = count('transfer-encoding');
+  return cl > 1 || te > 1 || (cl > 0 && te > 0);
+}
+
+/**
  * A proxy-neutral verdict:
  *  - rejected:   nothing reached the node, and the client got a 4xx/5xx or a close;
  *  - normalized: the node got exactly the requests the client sent, each one clean (whole, nothing left over)
@@ -192,17 +219,22 @@ export function assertExpected(v: Vector, o: Observation): void {
  *                the RFC lets a proxy either reject or repair (e.g. CL+TE), the body the proxy chose counts;
  *  - smuggled:   the node got more requests than the client sent;
  *  - ambiguous:  anything else at the node: bytes that do not parse as whole requests on a connection the
- *                proxy keeps, fewer requests, or a request that differs from the client's;
+ *                proxy keeps, fewer requests, a request that differs from the client's, or one framed both by
+ *                Content-Length and Transfer-Encoding (or by either field twice);
  *  - aborted:    the node got part of a request, then the proxy closed that connection and answered 4xx/5xx;
- *  - stalled:    nothing reached the node and the client got no answer (the proxy waits for more bytes).
+ *  - stalled:    the client got no answer because the proxy waits for more of the client's bytes: nothing
+ *                reached the node, or only a clean head announcing a body longer than the client sent.
  */
 export function verdictOf(v: Vector, o: Observation): Verdict {
   const failed = o.status === undefined ? o.closed : o.status >= 400;
   if (o.nodeBytes === 0) return failed ? 'rejected' : 'stalled';
   const n = intendedRequests(v);
   if (o.nodeRequests.length > n) return 'smuggled';
-  if (o.leftover) return o.nodeRequests.length === 0 && !o.nodeConnOpen && failed ? 'aborted' : 'ambiguous';
-  if (o.nodeRequests.length < n) return 'ambiguous';
+  if (o.leftover) {
+    if (o.nodeRequests.length === 0 && !o.nodeConnOpen && failed) return 'aborted';
+    return o.nodeAwaitsClient && o.status === undefined ? 'stalled' : 'ambiguous';
+  }
+  if (o.nodeRequests.length < n || o.nodeRequests.some(framedTwice)) return 'ambiguous';
   if (v.expect === 'forward') return sameRequests(v, o.nodeRequests) === undefined ? 'normalized' : 'ambiguous';
   const line = requestLineOf(v);
   const r = o.nodeRequests[0]!;

@@ -332,13 +332,13 @@ export function expectedRequests(v: Vector): Seen[] {
 export function requestLineOf(v: Vector): { method: string; target: string } {
   const text = typeof v.bytes === 'string' ? v.bytes : v.bytes.toString('latin1');
   const first = text.replace(/^(\r\n)+/, '').split('\r\n', 1)[0]!;
-  const [method = '', target = ''] = first.split(' ');
+  const [method = '', target = ''] = first.split(/[ \t]+/); // as a lenient peer would read a bad line
   return { method, target };
 }
 
-/** "http://host:port/p?q" → "/p?q", "http://host" → "/"; origin-form is returned as it is. */
+/** "http://host:port/p?q" → "/p?q", "http://host" → "/" (any scheme); origin-form is returned as it is. */
 export function originForm(target: string): string {
-  const m = /^https?:\/\/[^/?]*(.*)$/i.exec(target);
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*(.*)$/i.exec(target);
   if (!m) return target;
   const rest = m[1]!;
   return rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
