@@ -19,7 +19,7 @@ import { HOST, LOAD_CPU, PROXIES, startCluster, type Target } from './lib/cluste
 import { wrkScript, type WrkScenario } from './lib/configs.js';
 import type { FixedRateResult } from './lib/fixed-rate.js';
 import { openIdle } from './lib/idle.js';
-import { cpuTicks, killAllNow, rssKiB, run, sleep, startedPids, stopAll } from './lib/procs.js';
+import { cpuTicks, rssKiB, run, runMain, sleep, startedPids, stopAll } from './lib/procs.js';
 import { markdown, summarize, type ProxyScenario, type Report, type RunRecord } from './lib/report.js';
 import { clockTicks, ensureTools, machineInfo, ToolsMissing, type Tools } from './lib/tools.js';
 import { runWrk, wrkErrors } from './lib/wrk.js';
@@ -263,12 +263,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.on('exit', killAllNow);
-main().then(
-  (code) => process.exit(code),
-  async (e: Error) => {
-    log(`failed: ${e.stack ?? e.message}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runMain(main, log);

@@ -78,8 +78,11 @@ ${backends.map((p) => `    server 127.0.0.1:${p};\n`).join('')}    keepalive 128
 `;
 }
 
-/** HAProxy checks GET /version every 1 s like fnlb (nginx OSS has no active checks). */
-export function haproxyConf(port: number, backends: number[]): string {
+/**
+ * HAProxy checks GET /version every 1 s like fnlb (nginx OSS has no active checks); `check: false`
+ * leaves the checks out (the request corpus wants its backends to see client traffic only).
+ */
+export function haproxyConf(port: number, backends: number[], { check = true }: { check?: boolean } = {}): string {
   return `global
   nbthread 1
   maxconn 8000
@@ -102,8 +105,7 @@ backend fn
   balance uri
   hash-type consistent
   http-reuse always
-  option httpchk GET /version
-${backends.map((p, i) => `  server n${i + 1} 127.0.0.1:${p} check inter 1s\n`).join('')}`;
+${check ? '  option httpchk GET /version\n' : ''}${backends.map((p, i) => `  server n${i + 1} 127.0.0.1:${p}${check ? ' check inter 1s' : ''}\n`).join('')}`;
 }
 
 export type WrkScenario = 'get-small' | 'get-16k' | 'post-4k';

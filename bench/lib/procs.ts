@@ -130,3 +130,19 @@ export function rssKiB(pid: number): number {
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]);
 }
+
+/**
+ * Runs a bench entry point: exits with the code `main` resolves to; if it throws, logs the error, stops
+ * every process started here and exits 1. Whatever happens, nothing started here outlives the process.
+ */
+export function runMain(main: () => Promise<number>, log: (s: string) => void): void {
+  process.on('exit', killAllNow);
+  main().then(
+    (code) => process.exit(code),
+    async (e: Error) => {
+      log(`failed: ${e.stack ?? e.message}`);
+      await stopAll();
+      process.exit(1);
+    },
+  );
+}

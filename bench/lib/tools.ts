@@ -19,7 +19,7 @@ export class ToolsMissing extends Error {}
 const PACKAGES: Record<keyof Tools, string> = { nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', taskset: 'util-linux' };
 
 /** Absolute path of `name` on PATH or in the sbin directories (nginx and haproxy live there, off a user's PATH). */
-function which(name: string): string | undefined {
+export function which(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
   return dirs.filter(Boolean).map((d) => `${d}/${name}`).find((p) => existsSync(p));
 }
@@ -65,7 +65,8 @@ export interface Machine {
   wrk?: string;
 }
 
-export function machineInfo(tools?: Tools): Machine {
+/** The machine, and the versions of the tools given (all of them, or only some, e.g. the proxies). */
+export function machineInfo(tools?: Partial<Tools>): Machine {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const m: Machine = {
     nproc: os.cpus().length, // not availableParallelism(): this process is pinned to one CPU
@@ -73,11 +74,9 @@ export function machineInfo(tools?: Tools): Machine {
     kernel: os.release(),
     node: process.version,
   };
-  if (tools) {
-    m.nginx = firstLine(tools.nginx, ['-v']).replace(/^nginx version: /, '');
-    m.haproxy = firstLine(tools.haproxy, ['-v']).replace(/ - https?:.*$/, '');
-    m.wrk = firstLine(tools.wrk, ['-v']).replace(/ Copyright.*$/, '');
-  }
+  if (tools?.nginx) m.nginx = firstLine(tools.nginx, ['-v']).replace(/^nginx version: /, '');
+  if (tools?.haproxy) m.haproxy = firstLine(tools.haproxy, ['-v']).replace(/ - https?:.*$/, '');
+  if (tools?.wrk) m.wrk = firstLine(tools.wrk, ['-v']).replace(/ Copyright.*$/, '');
   return m;
 }
 
