@@ -110,12 +110,12 @@ export class ClientConnection implements ClientSide, Timed {
         const maxHead = this.ctx.options.maxHeaderSize;
         const end = findHeadEnd(buf, this.scanned);
         if (end === -1) {
-          if (buf.length > maxHead) throw new FramingError(431, 'request header fields too large');
+          if (buf.length > maxHead) throw headTooLarge(buf, maxHead);
           this.scanned = buf.length;
           if (this.clientEnded) this.closeGracefully(); // a head cut short by FIN will never complete
           return;
         }
-        if (end > maxHead) throw new FramingError(431, 'request header fields too large');
+        if (end > maxHead) throw headTooLarge(buf, maxHead);
         const head = parseRequestHead(buf, end, this.headOptions);
         this.pending = end === buf.length ? null : buf.subarray(end);
         this.scanned = 0;
@@ -230,6 +230,13 @@ export class ClientConnection implements ClientSide, Timed {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** RFC 9112 §3: a request line alone over the limit is 414 (URI too long); otherwise 431. */
+function headTooLarge(buf: Buffer, maxHead: number): FramingError {
+  const lineEnd = buf.indexOf(0x0a);
+  if (lineEnd === -1 || lineEnd >= maxHead) return new FramingError(414, 'request target too long');
+  return new FramingError(431, 'request header fields too large');
 }
 
 /** Where a ClientConnection sits on its socket, for the shared listeners. */
