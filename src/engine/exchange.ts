@@ -9,7 +9,7 @@ import { BodyKind, parseResponseHead, type ResponseHead } from './http1/response
 import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
-import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
+import { owned, type NodePool, type UpstreamConn, type UpstreamOwner } from './upstream.js';
 
 /** Shared by every exchange of one engine. */
 export interface EngineContext {
@@ -275,7 +275,7 @@ export class Exchange implements UpstreamOwner {
         end = findHeadEnd(buf, this.resScan);
         if (end === -1) {
           if (buf.length > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
-          this.resPending = buf;
+          this.resPending = owned(buf);
           this.resScan = buf.length;
           return;
         }
@@ -285,7 +285,7 @@ export class Exchange implements UpstreamOwner {
         if (res.status >= 200) break;
         if (++this.interimCount > MAX_INTERIM) throw new FramingError(502, 'too many interim responses from node');
         // Interim response: 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients.
-        if (res.status !== 100 && this.head.version === 11) this.client.socket.write(buf.subarray(0, end));
+        if (res.status !== 100 && this.head.version === 11) this.client.socket.write(owned(buf.subarray(0, end)));
         buf = buf.subarray(end);
         this.resPending = null;
         if (buf.length === 0) return;
@@ -355,8 +355,8 @@ export class Exchange implements UpstreamOwner {
       } else {
         // Larger bodies: two buffers in one writev rather than copying the body behind the head.
         socket.cork();
-        socket.write(head);
-        const ok = socket.write(data);
+        socket.write(owned(head));
+        const ok = socket.write(owned(data));
         socket.uncork();
         if (!ok && !this.nodePausedForClient && this.conn !== null) {
           this.nodePausedForClient = true;
@@ -365,7 +365,8 @@ export class Exchange implements UpstreamOwner {
         return;
       }
     }
-    if (!socket.write(data) && !this.nodePausedForClient && this.conn !== null) {
+    // Node bytes are views of the shared read buffer: copied unless a join above already made our own.
+    if (!socket.write(owned(data)) && !this.nodePausedForClient && this.conn !== null) {
       this.nodePausedForClient = true;
       this.conn.socket.pause();
     }
