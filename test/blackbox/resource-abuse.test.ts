@@ -229,7 +229,9 @@ describe('huge bodies and slow peers', () => {
     assert.equal(r.status, 200, `${r.error ?? ''} ${r.body}`);
     assert.equal(JSON.parse(r.body).bodyLength, SIZE);
     assert.ok(r.ms > 1500 + (SIZE / (64 * MiB)) * 1000 * 0.8, `the node's pace set the upload's (${ms(r.ms)})`);
-    assert.ok(ahead < 64 * MiB, `the client was at most ${mib(ahead)} ahead of the node (kernel buffers + fnlb)`);
+    // Socket buffers on both sides of fnlb can grow to tcp_rmem/tcp_wmem max (32 + 4 MiB each side here);
+    // buffering the body in fnlb would put the client ~256 MiB ahead during the stall.
+    assert.ok(ahead < 96 * MiB, `the client was at most ${mib(ahead)} ahead of the node (kernel buffers + fnlb)`);
     assert.ok(growth < 64 * MiB, `fnlb RSS grew by ${mib(growth)} while ${mib(SIZE)} went through it`);
   });
 
@@ -261,7 +263,7 @@ describe('huge bodies and slow peers', () => {
       const after = c.closedAt! - t0;
       assert.ok(after >= IDLE - 200, `node connection ${i} closed after ${ms(after)}: before --idle-timeout`);
       assert.ok(after <= IDLE + SLOW_MS + 1500, `node connection ${i} closed after ${ms(after)}`);
-      assert.ok(c.written < 128 * MiB, `node connection ${i}: ${mib(c.written)} written before the stall (backpressure)`);
+      assert.ok(c.written < 64 * MiB, `node connection ${i}: ${mib(c.written)} written before the stall (backpressure)`);
     }
     assert.ok(growth < 64 * MiB, `fnlb RSS grew by ${mib(growth)} with 4 stalled 256 MiB downloads`);
     // Reading now drains what the kernels hold, then the connection ends: the response was cut.

@@ -487,7 +487,13 @@ export async function openStalledDownload(port: number, path: string): Promise<S
   socket.pause();
   let received = 0;
   let closedAt: number | null = null;
-  socket.on('data', (d: Buffer) => (received += d.length));
+  /** Bytes we may still take before pausing again (readSlowly); Infinity once draining. */
+  let budget = 0;
+  socket.on('data', (d: Buffer) => {
+    received += d.length;
+    budget -= d.length;
+    if (budget <= 0) socket.pause();
+  });
   socket.on('error', () => {});
   socket.on('close', () => (closedAt ??= performance.now()));
   socket.on('end', () => (closedAt ??= performance.now()));
@@ -502,17 +508,17 @@ export async function openStalledDownload(port: number, path: string): Promise<S
     },
     async readSlowly(bytesPerSecond, ms) {
       const TICK_MS = 50;
-      const quota = (bytesPerSecond * TICK_MS) / 1000;
       const until = performance.now() + ms;
       while (performance.now() < until && closedAt === null) {
-        const target = received + quota;
-        socket.resume();
-        while (received < target && closedAt === null && performance.now() < until) await sleep(1);
-        socket.pause();
+        budget = Math.min(budget, 0) + (bytesPerSecond * TICK_MS) / 1000; // an overshoot is paid back
+        if (budget > 0) socket.resume();
         await sleep(TICK_MS);
       }
+      budget = 0;
+      socket.pause();
     },
     async drain(timeoutMs) {
+      budget = Infinity;
       socket.resume();
       const until = performance.now() + timeoutMs;
       while (closedAt === null && performance.now() < until) await sleep(20);
