@@ -26,7 +26,7 @@ const PROXY_CPU = '1';
 const FNLB_ENTRY = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Free ports, taken all at once so they are distinct (another program could still grab one before us). */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
       const s = net.createServer().once('error', reject);
@@ -50,7 +50,7 @@ function get(port: number, path: string): Promise<number> {
 }
 
 /** Waits until `port` answers 200 on /version and on a function path (i.e. routing works end to end). */
-async function waitReady(p: Proc, port: number): Promise<void> {
+export async function waitReady(p: Proc, port: number): Promise<void> {
   let exited = false;
   void p.exited.then(() => (exited = true));
   for (const deadline = Date.now() + 15_000; Date.now() < deadline && !exited; ) {
