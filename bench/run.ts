@@ -9,8 +9,7 @@
  * table; writes it and the full JSON to DIR/<date>.{md,json}.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,7 +18,7 @@ import { HOST, LOAD_CPU, PROXIES, startCluster, type Target } from './lib/cluste
 import { wrkScript, type WrkScenario } from './lib/configs.js';
 import type { FixedRateResult } from './lib/fixed-rate.js';
 import { openIdle } from './lib/idle.js';
-import { cpuTicks, rssKiB, run, runMain, sleep, startedPids, stopAll } from './lib/procs.js';
+import { cpuTicks, rssKiB, run, runMain, scratch, sleep, startedPids, stopAll } from './lib/procs.js';
 import { markdown, summarize, type ProxyScenario, type Report, type RunRecord } from './lib/report.js';
 import { clockTicks, ensureTools, machineInfo, ToolsMissing, type Tools } from './lib/tools.js';
 import { runWrk, wrkErrors } from './lib/wrk.js';
@@ -200,18 +199,7 @@ async function main(): Promise<number> {
       }
       throw e;
     }
-    const dir = mkdtempSync(join(tmpdir(), 'fnlb-bench-'));
-    chmodSync(dir, 0o755); // nginx workers run as nobody when started as root, and read files in here
-    const cleanup = async (): Promise<void> => {
-      await stopAll();
-      rmSync(dir, { recursive: true, force: true });
-    };
-    const interrupt = (sig: string): void => {
-      log(`${sig}: stopping every process`);
-      void cleanup().finally(() => process.exit(130));
-    };
-    process.once('SIGINT', interrupt);
-    process.once('SIGTERM', interrupt);
+    const { dir, stop: cleanup } = scratch('fnlb-bench-', log);
     try {
       const bench = new Bench(s, tools, dir);
       // Every round starts every process afresh, so rounds are independent repeats: a proxy that

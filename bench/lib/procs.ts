@@ -4,7 +4,9 @@
  * its worker running, so workers are looked up and killed by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface Proc {
   readonly label: string;
@@ -132,15 +134,38 @@ export function rssKiB(pid: number): number {
 }
 
 /**
- * Runs a bench entry point: exits with the code `main` resolves to; if it throws, logs the error, stops
- * every process started here and exits 1. Whatever happens, nothing started here outlives the process.
+ * A scratch directory for configurations (mode 0755: nginx workers run as nobody when nginx starts as
+ * root, and read files in here) and `stop()`: `also()`, then stop every process started here, then
+ * remove the directory. SIGINT and SIGTERM stop the same way and exit 130.
  */
-export function runMain(main: () => Promise<number>, log: (s: string) => void): void {
+export function scratch(prefix: string, log: (s: string) => void, also: () => Promise<void> = async () => {}): { dir: string; stop: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const stop = async (): Promise<void> => {
+    await also();
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const interrupt = (sig: string): void => {
+    log(`${sig}: stopping every process`);
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  return { dir, stop };
+}
+
+/**
+ * Runs a benchmark's main and exits with its code; on an error, logs it, runs `also()`, stops every
+ * process and exits 1. Whatever happens, the exit hook SIGKILLs what is left.
+ */
+export function runMain(main: () => Promise<number>, log: (s: string) => void, also: () => Promise<void> = async () => {}): void {
   process.on('exit', killAllNow);
   main().then(
     (code) => process.exit(code),
     async (e: Error) => {
       log(`failed: ${e.stack ?? e.message}`);
+      await also();
       await stopAll();
       process.exit(1);
     },

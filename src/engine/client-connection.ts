@@ -24,6 +24,11 @@ export class ClientConnection implements ClientSide, Timed {
   private parsing = false;
   private closing = false;
   private pausedForPipeline = false;
+  /**
+   * The header deadline runs: a request head is awaited since its first byte (or since the connection
+   * opened). Bytes arriving later never restart it, and empty lines do not stop it (slowloris).
+   */
+  private headClock = true;
   /** The client half-closed: answer what it sent, then close (curl -T, nc -q and friends do this). */
   private clientEnded = false;
 
@@ -82,7 +87,7 @@ export class ClientConnection implements ClientSide, Timed {
     if (this.pending === null) {
       this.pending = chunk;
       // A pipelined request waiting behind a busy exchange is not a slow client: its clock starts later.
-      if (this.exchange === null) this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
+      if (this.exchange === null && !this.headClock) this.startHeadClock();
     } else {
       this.pending = Buffer.concat([this.pending, chunk]);
     }
@@ -120,6 +125,7 @@ export class ClientConnection implements ClientSide, Timed {
         this.pending = end === buf.length ? null : buf.subarray(end);
         this.scanned = 0;
         this.deadline = 0;
+        this.headClock = false;
         const exchange = new Exchange(this.ctx, this, head, buf);
         this.exchange = exchange;
         exchange.start();
@@ -135,7 +141,7 @@ export class ClientConnection implements ClientSide, Timed {
       }
       if (this.exchange === null && !this.closing) {
         if (this.clientEnded) this.closeGracefully(); // nothing more will come
-        else if (this.pending === null) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+        else if (this.pending === null && !this.headClock) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
       }
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
@@ -178,8 +184,14 @@ export class ClientConnection implements ClientSide, Timed {
       this.pausedForPipeline = false;
       this.socket.resume();
     }
-    this.deadline = this.ctx.deadlines.now + (this.pending === null ? this.ctx.options.idleTimeout : this.ctx.options.headerTimeout);
+    if (this.pending === null) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+    else this.startHeadClock(); // a pipelined request: its head clock starts now
     this.parseNext();
+  }
+
+  private startHeadClock(): void {
+    this.headClock = true;
+    this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
   }
 
   /** Ends our side after the last answer is flushed; a client that never closes is cut after a linger. */

@@ -54,6 +54,7 @@ export class Engine {
       // Over the limit: a clear answer instead of a silent reset; the connection is not kept.
       socket.on('error', () => {});
       socket.end(TOO_MANY_CONNECTIONS);
+      socket.resume(); // read and drop the request: closing over unread bytes would send a reset
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
