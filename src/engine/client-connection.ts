@@ -4,6 +4,7 @@ import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
 import { FramingError } from './http1/framing-error.js';
 import { findHeadEnd } from './http1/head-scan.js';
 import { parseRequestHead, type RequestHeadOptions } from './http1/request-head.js';
+import { arenaView, owned, readIntoArena } from './read-arena.js';
 import { errorResponse } from './responses.js';
 
 /** Bytes of a pipelined next request we hold while the current one is served, before pausing the client. */
@@ -42,7 +43,7 @@ export class ClientConnection implements ClientSide, Timed {
     // Shared listener functions (`this` is the socket) instead of closures: an idle connection is
     // cheaper by the closures and their contexts (see the idle-conns benchmark).
     (socket as OwnedSocket)[CONNECTION] = this;
-    socket.on('data', onData);
+    if (!readIntoArena(socket, onArenaRead)) socket.on('data', onData);
     socket.on('drain', onDrain);
     socket.on('end', onEnd);
     socket.on('error', ignore);
@@ -50,6 +51,7 @@ export class ClientConnection implements ClientSide, Timed {
     // A new connection must send its first request head within the header timeout (slowloris).
     this.deadline = ctx.deadlines.now + ctx.options.headerTimeout;
     ctx.deadlines.add(this);
+    socket.resume(); // the server accepts paused, so the read mode is chosen before the first byte
   }
 
   /** The client's address for X-Forwarded-For, looked up at the first request that needs it. */
@@ -61,6 +63,7 @@ export class ClientConnection implements ClientSide, Timed {
     this.exchange?.onClientDrain();
   }
 
+  /** `chunk` may be a view of the read arena: whatever is still pending at the end is copied (keepPending). */
   handleData(chunk: Buffer): void {
     if (this.closing) return;
     const exchange = this.exchange;
@@ -73,6 +76,7 @@ export class ClientConnection implements ClientSide, Timed {
         this.stash(chunk.subarray(used));
         if (this.exchange === null) this.parseNext(); // the exchange ended at once (e.g. 503): serve what follows
       }
+      this.keepPending();
       return;
     }
     this.stash(chunk);
@@ -81,6 +85,12 @@ export class ClientConnection implements ClientSide, Timed {
       this.pausedForPipeline = true;
       this.socket.pause();
     }
+    this.keepPending();
+  }
+
+  /** Heads are parsed straight from the read arena; only bytes left over for later are copied. */
+  private keepPending(): void {
+    if (this.pending !== null) this.pending = owned(this.pending);
   }
 
   private stash(chunk: Buffer): void {
@@ -257,6 +267,10 @@ type OwnedSocket = net.Socket & { [CONNECTION]: ClientConnection };
 
 function onData(this: OwnedSocket, chunk: Buffer): void {
   this[CONNECTION].handleData(chunk);
+}
+function onArenaRead(this: net.Socket, n: number, buf: Uint8Array): boolean {
+  (this as OwnedSocket)[CONNECTION].handleData(arenaView(buf, n));
+  return true;
 }
 function onDrain(this: OwnedSocket): void {
   this[CONNECTION].onDrain();

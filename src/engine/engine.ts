@@ -30,7 +30,8 @@ export class Engine {
     this.ctx = { options, dispatcher, deadlines, pools: [] };
     this.setEndpoints(endpoints);
     this.headOptions = { hashHeader: options.hashHeader === undefined ? undefined : Buffer.from(options.hashHeader.toLowerCase(), 'latin1') };
-    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    // Paused: each connection picks its read mode (the shared read arena) before its first byte.
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
   /** Replaces the node list (membership change); connections to removed nodes are closed when idle. */

@@ -9,7 +9,8 @@ import { BodyKind, parseResponseHead, type ResponseHead } from './http1/response
 import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
-import { owned, type NodePool, type UpstreamConn, type UpstreamOwner } from './upstream.js';
+import { READ_ARENA, owned } from './read-arena.js';
+import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
 
 /** Shared by every exchange of one engine. */
 export interface EngineContext {
@@ -52,6 +53,7 @@ export class Exchange implements UpstreamOwner {
   wantsBody = false;
   status = 0;
   private readonly startedAt = performance.now();
+  private readonly headBuf: Buffer;
 
   // Request body.
   private body: Buffer[] = [];
@@ -101,8 +103,10 @@ export class Exchange implements UpstreamOwner {
     private readonly ctx: EngineContext,
     private readonly client: ClientSide,
     readonly head: RequestHead,
-    private readonly headBuf: Buffer,
+    headBuf: Buffer,
   ) {
+    // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
+    this.headBuf = owned(headBuf.buffer === READ_ARENA.buffer ? headBuf.subarray(0, head.headEnd) : headBuf);
     this.ranking = ctx.dispatcher.ranking(head);
   }
 
@@ -142,12 +146,12 @@ export class Exchange implements UpstreamOwner {
     const piece = used === chunk.length ? chunk : chunk.subarray(0, used);
     if (this.streaming && this.requestSent && this.conn !== null) {
       if (this.res === null) this.conn.deadline = this.waitDeadline();
-      if (used > 0 && !this.conn.socket.write(piece)) {
+      if (used > 0 && !this.conn.socket.write(owned(piece))) {
         this.client.socket.pause();
         this.clientPausedForNode = true;
       }
     } else if (used > 0) {
-      this.body.push(piece);
+      this.body.push(owned(piece));
       this.bodyBytes += used;
       if (!this.streaming && this.bodyBytes > this.ctx.options.maxReplayBody) this.startStreaming();
     }
