@@ -383,3 +383,24 @@ describe('ChunkedDecoder: chunk-ext grammar (regressions)', () => {
     it(`${name} → 400`, () => assert.equal(statusOf(latin1(text)), '400'));
   }
 });
+
+/* ------------------------------------------------------------------ found by the llhttp differential (fuzz/) */
+
+describe('ChunkedDecoder: framing fields in trailers (regressions found by the llhttp differential)', () => {
+  // RFC 9110 §6.5.1: a sender must not put Content-Length or Transfer-Encoding in a trailer section; llhttp
+  // refuses them, and a node that merged them into the header section would frame the next message anew.
+  for (const name of ['Content-Length', 'content-length', 'TRANSFER-ENCODING', 'Transfer-Encoding']) {
+    it(`trailer "${name}" → 400, whatever the split`, () => {
+      const buf = latin1(`1\r\nx\r\n0\r\nX-A: 1\r\n${name}: 2\r\n\r\n`);
+      assert.equal(statusOf(buf), '400');
+      fc.assert(fc.property(cutsFor(buf.length), (cuts) => assert.equal(statusOf(buf, cuts), '400')), { numRuns: 50 });
+      assert.equal(statusOf(buf, Array.from({ length: buf.length }, (_, i) => i)), '400');
+    });
+  }
+  for (const name of ['Content-Lengt', 'Content-Length2', 'X-Content-Length', 'Transfer-Encodin', 'Content-Type', 'T']) {
+    it(`trailer "${name}" is still accepted`, () => {
+      const text = `0\r\n${name}: 2\r\n\r\n`;
+      assert.equal(statusOf(latin1(text)), `done@${text.length}`);
+    });
+  }
+});

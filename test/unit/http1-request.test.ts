@@ -115,7 +115,7 @@ const VALID: ValidCase[] = [
   {
     name: 'chunked',
     text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`,
-    expect: { chunked: true, contentLength: -1, kept: `${H}Transfer-Encoding: chunked\r\n` },
+    expect: { chunked: true, contentLength: -1, kept: H }, // re-emitted canonically by upstreamRequestHead
   },
   { name: 'chunked, any case', text: `POST / HTTP/1.1\r\n${H}transfer-encoding: ChUnKeD\r\n\r\n`, expect: { chunked: true } },
   { name: '" chunked": leading OWS is trimmed', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding:  \tchunked\r\n\r\n`, expect: { chunked: true } },
@@ -330,6 +330,11 @@ const REJECT: [string, string, number][] = [
   ['"**" is not asterisk-form', `OPTIONS ** HTTP/1.1\r\n${H}\r\n`, 400],
   ['absolute-form with another scheme', `GET ftp://a/b HTTP/1.1\r\n${H}\r\n`, 400],
   ['absolute-form with an empty authority', `GET http:///p HTTP/1.1\r\n${H}\r\n`, 400],
+  // found by the llhttp differential (llhttp refuses these authorities)
+  ['absolute-form with a quote in the authority', `GET http://"n.example/ HTTP/1.1\r\n${H}\r\n`, 400],
+  ['absolute-form with userinfo (RFC 9110 §4.2.4)', `GET http://user@n.example/ HTTP/1.1\r\n${H}\r\n`, 400],
+  ['absolute-form with a non-numeric port', `GET http://n.example:8x/ HTTP/1.1\r\n${H}\r\n`, 400],
+  ['absolute-form with an unclosed IP literal', `GET http://[::1/ HTTP/1.1\r\n${H}\r\n`, 400],
 ];
 
 describe('parseRequestHead: rejected heads (exact status)', () => {
@@ -366,7 +371,8 @@ describe('parseRequestHead: RFC requirements (regressions of fixed bugs)', () =>
     const r = outcome(text);
     if (r === '400') return;
     const { buf, head } = parse(text);
-    assert.match(keptText(buf, head.keep), /Transfer-Encoding: chunked\r\n/);
+    const out = upstreamRequestHead(buf, head, { basePath: '', nodeAuthority: '10.0.0.1:8080', clientIp: '1.2.3.4' }).toString('latin1');
+    assert.match(out, /\r\nTransfer-Encoding: chunked\r\n/);
   });
 
   it('Connection: host must not strip the Host line (the node then gets no Host at all)', () => {
@@ -481,7 +487,7 @@ const request: fc.Arbitrary<GenRequest> = fc
     const lines: { line: string; fwd: boolean }[] = [{ line: H, fwd: true }];
     for (const h of r.headers) lines.push({ line: h.line, fwd: h.name.toLowerCase() !== listedName });
     for (const h of r.hopByHop) lines.push({ line: h, fwd: false });
-    if (framing !== '') lines.push({ line: framing, fwd: true });
+    if (framing !== '') lines.push({ line: framing, fwd: !framing.startsWith('Transfer-Encoding') }); // TE: re-emitted
     if (r.hash !== undefined) lines.push({ line: r.hash, fwd: true });
     if (listedName !== undefined) lines.push({ line: `Connection: keep-alive, ${r.headers[0]!.name}\r\n`, fwd: false });
     return fc.shuffledSubarray(lines, { minLength: lines.length, maxLength: lines.length }).map((order) => {
@@ -599,4 +605,21 @@ describe('request head properties', () => {
       { numRuns: 500 },
     );
   });
+});
+
+/* ------------------------------------------------------------------ found by the llhttp differential (fuzz/) */
+
+describe('upstreamRequestHead: regressions found by the llhttp differential', () => {
+  // RFC 9110 allows these spellings of "chunked", but llhttp refuses them and other parsers may ignore
+  // them (and take the chunks for the next request): the node only ever sees the canonical line.
+  for (const te of ['chunked', 'Chunked', 'chunked\t', ' chunked \t', 'chunked,', ',chunked', 'chunked ,,']) {
+    it(`Transfer-Encoding ${JSON.stringify(te)} is forwarded as "Transfer-Encoding: chunked", once`, () => {
+      const { buf, head } = parse(`POST / HTTP/1.1\r\n${H}Transfer-Encoding: ${te}\r\nX-A: 1\r\n\r\n`);
+      assert.equal(head.chunked, true);
+      const out = upstreamRequestHead(buf, head, { basePath: '', nodeAuthority: 'n:1', clientIp: '1.2.3.4' }).toString('latin1');
+      assert.equal(out.match(/transfer-encoding/gi)?.length, 1, out);
+      assert.match(out, /\r\nTransfer-Encoding: chunked\r\n\r\n$/);
+      assert.match(out, /\r\nX-A: 1\r\n/);
+    });
+  }
 });

@@ -101,6 +101,7 @@ describe('parseResponseHead: status line', () => {
       .map((cs) => String.fromCharCode(...cs));
     fc.assert(
       fc.property(fc.integer({ min: 100, max: 599 }).filter((s) => s !== 101), fc.constantFrom('0', '1'), reason, (status, minor, r) => {
+        fc.pre(minor === '1' || status >= 200); // HTTP/1.0 has no 1xx (see the differential regressions)
         const { res } = parse(`HTTP/1.${minor} ${status} ${r}\r\n\r\n`);
         assert.equal(res.status, status);
         assert.equal(res.version, minor === '1' ? 11 : 10);
@@ -119,7 +120,6 @@ describe('parseResponseHead: body kind (RFC 9112 §6.3) and reuse', () => {
     { name: 'gzip, chunked (chunked last) → Chunked', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n', kind: BodyKind.Chunked, reusable: true },
     { name: 'chunked, gzip (chunked not last) → Close', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', kind: BodyKind.Close, reusable: false },
     { name: 'gzip only → Close', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n', kind: BodyKind.Close, reusable: false },
-    { name: 'chunked, chunked → Close (chunked twice)', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n', kind: BodyKind.Close, reusable: false },
     { name: 'nothing → Close', text: 'HTTP/1.1 200 OK\r\nX: 1\r\n\r\n', kind: BodyKind.Close, reusable: false },
     { name: 'HEAD request with Content-Length → None', text: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', head: true, kind: BodyKind.None, reusable: true, cl: 5 },
     { name: 'HEAD request with chunked → None', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', head: true, kind: BodyKind.None, reusable: true },
@@ -296,4 +296,64 @@ describe('parseResponseHead: RFC requirements (regressions of fixed bugs)', () =
     const { res } = parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n');
     assert.equal(res.reusable, false);
   });
+});
+
+/* ------------------------------------------------------------------ found by the llhttp differential (fuzz/) */
+
+describe('parseResponseHead: regressions found by the llhttp differential', () => {
+  it('HTTP/1.0 with "Connection: keep-alive, close" (one line or two) is not reusable: close wins (RFC 9112 §9.3)', () => {
+    for (const text of [
+      'HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.0 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.0 204 OK\r\nConnection: keep-alive\r\nConnection: CLOSE\r\n\r\n',
+    ]) {
+      assert.equal(parse(text).res.reusable, false, JSON.stringify(text));
+    }
+    assert.equal(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n').res.reusable, true);
+  });
+
+  // The 1xx head goes to the client as is, and the final response follows on the same connection: an
+  // interim response that ends the connection makes a client (llhttp) refuse that final response.
+  for (const [name, text] of [
+    ['HTTP/1.0 100 (HTTP/1.0 has no 1xx; the connection would close after it)', 'HTTP/1.0 100 Continue\r\n\r\n'],
+    ['HTTP/1.0 103 even with keep-alive', 'HTTP/1.0 103 Early Hints\r\nConnection: keep-alive\r\n\r\n'],
+    ['103 with Connection: close', 'HTTP/1.1 103 Early Hints\r\nConnection: close\r\nLink: </a>\r\n\r\n'],
+    ['102 with Connection: keep-alive, close', 'HTTP/1.1 102\r\nconnection: keep-alive, close\r\n\r\n'],
+  ] as const) {
+    it(`refuses an interim response that closes the connection: ${name} → 502`, () => assert502(text, name));
+  }
+
+  // llhttp frames "chunked, chunked" as chunked; it used to be close-delimited for fnlb.
+  for (const te of ['chunked, chunked', 'chunked, gzip, chunked', 'Chunked,CHUNKED']) {
+    it(`refuses Transfer-Encoding ${JSON.stringify(te)} (chunked twice, RFC 9112 §6.1) → 502`, () => {
+      assert502(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${te}\r\n\r\n`, te);
+    });
+  }
+
+  // A 1xx response has no content (RFC 9110 §15.2), but llhttp reads the length of a 104-199 response
+  // as a body, which would swallow the start of the final response at the client.
+  for (const [name, text] of [
+    ['109 with Content-Length: 8', 'HTTP/1.1 109 X\r\nContent-Length: 8\r\n\r\n'],
+    ['199 chunked', 'HTTP/1.1 199 X\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['100 with Transfer-Encoding: gzip', 'HTTP/1.1 100 Continue\r\nTransfer-Encoding: gzip\r\n\r\n'],
+  ] as const) {
+    it(`refuses an interim response with a body length: ${name} → 502`, () => assert502(text, name));
+  }
+  it('an interim response with Content-Length: 0 is still accepted (no body either way)', () => {
+    assert.equal(parse('HTTP/1.1 103 Early Hints\r\nContent-Length: 0\r\n\r\n').res.bodyKind, BodyKind.None);
+  });
+
+  // llhttp frames these as close-delimited (not chunked) while fnlb would read chunks: the client and fnlb
+  // would disagree on where the response ends.
+  for (const te of ['chunked\t', 'chunked \t', 'chunked,', 'chunked ,', 'chunked,,', ',chunked', 'gzip,,chunked', 'gzip,\tchunked', '']) {
+    it(`refuses Transfer-Encoding ${JSON.stringify(te)} (an HTAB or an empty list element) → 502`, () => {
+      assert502(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${te}\r\n\r\n`, te);
+    });
+  }
+  for (const te of ['chunked', 'Chunked ', '\tchunked', 'gzip, chunked', 'gzip ,chunked', 'gzip']) {
+    it(`still accepts Transfer-Encoding ${JSON.stringify(te)}`, () => {
+      const { res } = parse(`HTTP/1.1 200 OK\r\nTransfer-Encoding: ${te}\r\n\r\n`);
+      assert.equal(res.bodyKind, te === 'gzip' ? BodyKind.Close : BodyKind.Chunked);
+    });
+  }
 });

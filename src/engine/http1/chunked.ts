@@ -1,4 +1,4 @@
-import { COLON, CR, FIELD_VALUE, HEX, HTAB, LF, SP, TOKEN } from './chars.js';
+import { COLON, CR, FIELD_VALUE, HEX, HTAB, LF, LOWER, SP, TOKEN } from './chars.js';
 import { FramingError } from './framing-error.js';
 
 const enum State {
@@ -28,6 +28,9 @@ const enum State {
   Done,
 }
 
+const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding', 'latin1');
+
 /** 2^52: comfortably exact in a double, and far beyond any real chunk. */
 const MAX_CHUNK = 0x10000000000000;
 const MAX_SIZE_LINE = 4096;
@@ -46,6 +49,8 @@ export class ChunkedDecoder {
   private trailerBytes = 0;
   private trailerNameDone = false;
   private trailerNameLength = 0;
+  /** Bit 1: the trailer name so far is a prefix of content-length; bit 2: of transfer-encoding. */
+  private trailerFraming = 0;
   /** Data spans [start, end) found by the last feed(), when collecting. */
   readonly spans: number[] = [];
   /** Total payload bytes seen. */
@@ -195,14 +200,27 @@ export class ChunkedDecoder {
           if (c === SP || c === HTAB) throw new FramingError(400, 'obsolete line folding in trailer');
           this.trailerNameDone = false;
           this.trailerNameLength = 0;
+          this.trailerFraming = 3;
           this.state = State.TrailerLine;
           break;
         case State.TrailerLine:
           if (++this.trailerBytes > this.maxTrailerBytes) throw new FramingError(431, 'trailer section too large');
           if (!this.trailerNameDone) {
-            if (TOKEN[c] === 1) this.trailerNameLength++;
-            else if (c === COLON && this.trailerNameLength > 0) this.trailerNameDone = true;
-            else throw new FramingError(400, 'malformed trailer field');
+            if (TOKEN[c] === 1) {
+              const n = this.trailerNameLength++;
+              if (this.trailerFraming !== 0) {
+                const l = LOWER[c];
+                if (CONTENT_LENGTH[n] !== l) this.trailerFraming &= 2;
+                if (TRANSFER_ENCODING[n] !== l) this.trailerFraming &= 1;
+              }
+            } else if (c === COLON && this.trailerNameLength > 0) {
+              this.trailerNameDone = true;
+              // RFC 9110 §6.5.1: framing fields are not allowed in trailers; parsers (llhttp) refuse them.
+              const n = this.trailerNameLength;
+              if (((this.trailerFraming & 1) !== 0 && n === CONTENT_LENGTH.length) || ((this.trailerFraming & 2) !== 0 && n === TRANSFER_ENCODING.length)) {
+                throw new FramingError(400, 'framing field in trailer');
+              }
+            } else throw new FramingError(400, 'malformed trailer field');
           } else if (c === CR) {
             this.state = State.TrailerLF;
           } else if (FIELD_VALUE[c] !== 1) {

@@ -32,7 +32,7 @@ export interface RequestHead {
   /** Existing X-Forwarded-For, to append to. */
   forwardedFor: string | undefined;
   idempotent: boolean;
-  /** Header lines to forward: [start, end) pairs into the head buffer, CRLF included. */
+  /** Header lines to forward: [start, end) pairs into the head buffer, CRLF included (never Transfer-Encoding: see rewrite.ts). */
   keep: number[];
 }
 
@@ -68,7 +68,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     if (first === 0x2a /* * */ && targetEnd - targetStart === 1 && method === 'OPTIONS') {
       // asterisk-form: forwarded as is
     } else {
-      target = originFormOf(target);
+      target = originFormOf(buf, targetStart, target);
       rewriteLine = true;
     }
   }
@@ -117,6 +117,9 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
         if (sawTransferEncoding) throw new FramingError(400, 'duplicate Transfer-Encoding');
         sawTransferEncoding = true;
         head.chunked = checkTransferEncoding(buf, valueStart, valueEnd);
+        // Forwarded as "Transfer-Encoding: chunked" (rewrite.ts): the spellings RFC 9110 allows ("Chunked",
+        // "chunked,", "chunked\t") are not framed alike by every node parser.
+        forward = false;
         break;
       case Known.Connection:
         forward = false;
@@ -242,16 +245,21 @@ export function splitTokens(buf: Uint8Array, start: number, end: number): string
 }
 
 
-/** Reduces an absolute-form target to origin-form; anything else that is not origin-form is a 400. */
-function originFormOf(target: string): string {
+/**
+ * Reduces an absolute-form target (buf from `start`) to origin-form; anything else that is not
+ * origin-form is a 400, and so is an authority that is not uri-host [":" port] (RFC 9110 §4.2.4: userinfo
+ * is an error; a node's parser would refuse other bytes there).
+ */
+function originFormOf(buf: Buffer, start: number, target: string): string {
   const lower = target.slice(0, 8).toLowerCase();
-  let rest: string;
-  if (lower.startsWith('http://')) rest = target.slice(7);
-  else if (lower.startsWith('https://')) rest = target.slice(8);
+  let scheme: number;
+  if (lower.startsWith('http://')) scheme = 7;
+  else if (lower.startsWith('https://')) scheme = 8;
   else throw new FramingError(400, 'invalid request target');
+  const rest = target.slice(scheme);
   let k = 0;
   while (k < rest.length && rest[k] !== '/' && rest[k] !== '?') k++;
-  if (k === 0) throw new FramingError(400, 'invalid request target');
+  if (k === 0 || !isValidHost(buf, start + scheme, start + scheme + k)) throw new FramingError(400, 'invalid request target');
   const path = rest.slice(k);
   return path === '' ? '/' : path[0] === '?' ? `/${path}` : path;
 }

@@ -1,4 +1,4 @@
-import { CR, FIELD_VALUE, LF, SP } from './chars.js';
+import { CR, FIELD_VALUE, HTAB, LF, SP } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { field, keepLine, scanFieldLine } from './field-line.js';
@@ -58,7 +58,7 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   let contentLength = -1;
   let sawTransferEncoding = false;
   let chunkedLast = false;
-  let close = version === 10;
+  let closeToken = false;
   let keepAliveToken = false;
   let listed: string[] | undefined;
   let transferEncoding: [number, number] | undefined;
@@ -85,7 +85,12 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
       case Known.TransferEncoding: {
         if (sawTransferEncoding) throw new FramingError(502, 'duplicate Transfer-Encoding from node');
         sawTransferEncoding = true;
+        // Spellings RFC 9110 §5.6.1 allows but common parsers (llhttp) frame differently: the client would not
+        // see the body end where we do.
+        if (hasTabOrEmptyElement(buf, valueStart, i - 2)) throw new FramingError(502, 'ambiguous Transfer-Encoding from node');
         const codings = splitTokensFromNode(buf, valueStart, valueEnd);
+        // RFC 9112 §6.1: chunked is never applied twice; llhttp frames "chunked, chunked" as chunked, we would not.
+        if (codings.indexOf('chunked') !== codings.lastIndexOf('chunked')) throw new FramingError(502, 'chunked applied twice by node');
         chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
         forward = false;
         transferEncoding = [lineStart, i];
@@ -94,7 +99,7 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
       case Known.Connection:
         forward = false;
         for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
-          if (token === 'close') close = true;
+          if (token === 'close') closeToken = true;
           else if (token === 'keep-alive') keepAliveToken = true;
           else (listed ??= []).push(token);
         }
@@ -109,9 +114,16 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
     }
     if (forward) keepLine(keep, lineStart, i);
   }
-  if (version === 10 && keepAliveToken) close = false;
+  // RFC 9112 §9.3: "close" always wins; HTTP/1.0 persists only with "keep-alive".
+  const close = closeToken || (version === 10 && !keepAliveToken);
   if (sawTransferEncoding && contentLength !== -1) throw new FramingError(502, 'both Content-Length and Transfer-Encoding from node');
   if (status === 101) throw new FramingError(502, 'unexpected protocol switch from node');
+  // An interim response is followed by the final one on the same connection: one that ends the connection
+  // (HTTP/1.0, which has no 1xx, or "close") leaves the final response unframed for the client.
+  if (status < 200 && (close || version === 10)) throw new FramingError(502, 'interim response that closes the connection from node');
+  // RFC 9110 §15.2: a 1xx response cannot contain content, but llhttp reads one (104-199 with a length or
+  // chunked): the client would take the start of the final response for it.
+  if (status < 200 && (contentLength > 0 || sawTransferEncoding)) throw new FramingError(502, 'interim response with a body length from node');
 
   let bodyKind: BodyKind;
   if (isHeadRequest || status < 200 || status === 204 || status === 304) bodyKind = BodyKind.None;
@@ -133,6 +145,20 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   };
   if (listed !== undefined) head.keep = withoutListedHeaders(buf, head.keep, listed);
   return head;
+}
+
+/** An HTAB anywhere in the value, or an empty list element (leading, trailing or between commas). */
+function hasTabOrEmptyElement(buf: Buffer, start: number, end: number): boolean {
+  let empty = true;
+  for (let k = start; k < end; k++) {
+    const c = buf[k];
+    if (c === HTAB) return true;
+    if (c === 0x2c) {
+      if (empty) return true;
+      empty = true;
+    } else if (c !== SP) empty = false;
+  }
+  return empty;
 }
 
 function parseLengthFromNode(buf: Buffer, start: number, end: number): number {

@@ -32,7 +32,7 @@ export interface ForwardContext {
 
 /**
  * The request head sent to a node: HTTP/1.1, base path prefixed, Host unchanged, hop-by-hop fields gone,
- * X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host set.
+ * X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host set, Transfer-Encoding normalized.
  */
 export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: ForwardContext): Buffer {
   let line: string | null = null;
@@ -45,6 +45,7 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
     (head.forwardedFor === undefined ? ctx.clientIp : `${head.forwardedFor}, ${ctx.clientIp}`) +
     '\r\nX-Forwarded-Proto: http\r\n';
   extra += head.host === undefined ? `Host: ${ctx.nodeAuthority}\r\n` : `X-Forwarded-Host: ${head.host}\r\n`;
+  if (head.chunked) extra += 'Transfer-Encoding: chunked\r\n'; // the client's line, in its one unambiguous spelling
   return assemble(buf, line, head.lineEnd, head.keep, undefined, extra);
 }
 
