@@ -16,7 +16,7 @@
  */
 import { ChunkedDecoder } from '../src/engine/http1/chunked.js';
 import { FramingError } from '../src/engine/http1/framing-error.js';
-import { findHeadEnd } from '../src/engine/http1/head-scan.js';
+import { emptyLinesToSkip, findHeadEnd, headTooLarge } from '../src/engine/http1/head-scan.js';
 import { parseRequestHead, type RequestHead } from '../src/engine/http1/request-head.js';
 import { BodyKind, parseResponseHead, type ResponseHead } from '../src/engine/http1/response-head.js';
 
@@ -220,6 +220,8 @@ abstract class Framer<H> {
 }
 
 export class RequestFramer extends Framer<RequestHead> {
+  private emptyLines = 0;
+
   constructor(
     private readonly maxHeaderSize = MAX_HEADER_SIZE,
     private readonly hashHeader: Uint8Array | undefined = undefined,
@@ -231,21 +233,22 @@ export class RequestFramer extends Framer<RequestHead> {
   protected parse(): void {
     while (this.body === null && this.pending !== null && !this.stopped) {
       let buf = this.pending;
-      let skip = 0;
-      while (skip + 1 < buf.length && buf[skip] === 0x0d && buf[skip + 1] === 0x0a && skip < 8) skip += 2;
-      if (skip > 0) {
-        this.consume(skip);
+      const lines = emptyLinesToSkip(buf, this.emptyLines);
+      if (lines > 0) {
+        this.emptyLines += lines;
+        this.consume(2 * lines);
         if (this.pending === null) break;
         buf = this.pending;
       }
       const end = findHeadEnd(buf, this.scanned);
       if (end === -1) {
-        if (buf.length > this.maxHeaderSize) throw new FramingError(431, 'request header fields too large');
+        if (buf.length > this.maxHeaderSize) throw headTooLarge(buf, this.maxHeaderSize);
         this.scanned = buf.length;
         return;
       }
-      if (end > this.maxHeaderSize) throw new FramingError(431, 'request header fields too large');
+      if (end > this.maxHeaderSize) throw headTooLarge(buf, this.maxHeaderSize);
       const head = parseRequestHead(buf, end, { hashHeader: this.hashHeader });
+      this.emptyLines = 0;
       const msg = this.newMessage(head, buf, end);
       this.consume(end);
       const hasBody = head.chunked || head.contentLength > 0;

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type { Timed } from './deadlines.js';
 import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
 import { FramingError } from './http1/framing-error.js';
-import { findHeadEnd } from './http1/head-scan.js';
+import { emptyLinesToSkip, findHeadEnd, headTooLarge } from './http1/head-scan.js';
 import { parseRequestHead, type RequestHeadOptions } from './http1/request-head.js';
 import { arenaView, owned, readIntoArena } from './read-arena.js';
 import { errorResponse } from './responses.js';
@@ -30,6 +30,8 @@ export class ClientConnection implements ClientSide, Timed {
    * opened). Bytes arriving later never restart it, and empty lines do not stop it (slowloris).
    */
   private headClock = true;
+  /** Empty lines skipped before the next request line (RFC 9112 §2.2), counted across reads. */
+  private emptyLines = 0;
   /** The client half-closed: answer what it sent, then close (curl -T, nc -q and friends do this). */
   private clientEnded = false;
 
@@ -111,9 +113,10 @@ export class ClientConnection implements ClientSide, Timed {
       while (this.exchange === null && this.pending !== null && !this.closing) {
         let buf = this.pending;
         // RFC 9112 §2.2: ignore empty lines before a request line (some clients add CRLF after a body).
-        let skip = 0;
-        while (skip + 1 < buf.length && buf[skip] === 0x0d && buf[skip + 1] === 0x0a && skip < 8) skip += 2;
+        const lines = emptyLinesToSkip(buf, this.emptyLines);
+        const skip = 2 * lines;
         if (skip > 0) {
+          this.emptyLines += lines;
           buf = skip === buf.length ? Buffer.alloc(0) : buf.subarray(skip);
           this.scanned = 0;
           if (buf.length === 0) {
@@ -136,6 +139,7 @@ export class ClientConnection implements ClientSide, Timed {
         this.scanned = 0;
         this.deadline = 0;
         this.headClock = false;
+        this.emptyLines = 0;
         const exchange = new Exchange(this.ctx, this, head, buf);
         this.exchange = exchange;
         exchange.start();
@@ -252,13 +256,6 @@ export class ClientConnection implements ClientSide, Timed {
   destroy(): void {
     this.socket.destroy();
   }
-}
-
-/** RFC 9112 §3: a request line alone over the limit is 414 (URI too long); otherwise 431. */
-function headTooLarge(buf: Buffer, maxHead: number): FramingError {
-  const lineEnd = buf.indexOf(0x0a);
-  if (lineEnd === -1 || lineEnd >= maxHead) return new FramingError(414, 'request target too long');
-  return new FramingError(431, 'request header fields too large');
 }
 
 /** Where a ClientConnection sits on its socket, for the shared listeners. */

@@ -136,9 +136,9 @@ const VALID: ValidCase[] = [
     expect: { version: 10, host: 'fn.example', keepAlive: true, rewriteLine: true, kept: H },
   },
   {
-    name: 'absolute-form is reduced to origin-form, Host kept as sent',
+    name: 'absolute-form is reduced to origin-form; its authority replaces the Host (RFC 9112 §3.2.2)',
     text: `GET http://other.example:8080/r/app/fn?q=1 HTTP/1.1\r\n${H}\r\n`,
-    expect: { target: '/r/app/fn?q=1', rewriteLine: true, host: 'fn.example', kept: H },
+    expect: { target: '/r/app/fn?q=1', rewriteLine: true, host: 'other.example:8080', hostFromTarget: true, kept: '' },
   },
   { name: 'absolute-form https, scheme any case', text: `GET HTTPS://x/p HTTP/1.1\r\n${H}\r\n`, expect: { target: '/p', rewriteLine: true } },
   { name: 'absolute-form without path is "/"', text: `GET http://x HTTP/1.1\r\n${H}\r\n`, expect: { target: '/', rewriteLine: true } },
@@ -408,11 +408,14 @@ describe('upstreamRequestHead', () => {
     );
   });
 
-  it('absolute-form is sent in origin-form, Host unchanged', () => {
-    const { buf, head } = parse(`POST http://evil.example:1/r/a/f?x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`);
+  it('absolute-form is sent in origin-form with its authority as Host (the connection still goes to the node)', () => {
+    const { buf, head } = parse(`POST http://other.example:1/r/a/f?x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`);
     const out = upstreamRequestHead(buf, head, ctx).toString('latin1');
-    assert.ok(out.startsWith(`POST /r/a/f?x HTTP/1.1\r\n${H}Content-Length: 0\r\n`), out);
-    assert.ok(!out.includes('evil'), out);
+    assert.equal(
+      out,
+      'POST /r/a/f?x HTTP/1.1\r\nContent-Length: 0\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n' +
+        'Host: other.example:1\r\nX-Forwarded-Host: other.example:1\r\n\r\n',
+    );
   });
 
   it('HTTP/1.0 without Host: sent as HTTP/1.1 with the node as Host', () => {

@@ -20,6 +20,8 @@ export function scanFieldLine(buf: Buffer, start: number, status: number): void 
   const valueStart = i;
   while (FIELD_VALUE[buf[i]] === 1) i++;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(status, 'invalid character in header field');
+  // A folded continuation on the next line belongs to this value: refuse it before the value is judged.
+  if (buf[i + 2] === SP || buf[i + 2] === HTAB) throw new FramingError(status, 'obsolete line folding');
   let valueEnd = i;
   while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
   field.nameEnd = nameEnd;

@@ -17,3 +17,23 @@ export function findHeadEnd(buf: Buffer, scanFrom: number): number {
   }
   return -1;
 }
+
+/** RFC 9112 §2.2: empty lines a server ignores before a request line; more are a malformed request. */
+const MAX_EMPTY_LINES = 4;
+
+/**
+ * How many empty lines (CRLF) to skip at the start of buf, given how many were already skipped before
+ * this request (the count is per request, not per read, so pieces and one whole buffer frame alike).
+ */
+export function emptyLinesToSkip(buf: Buffer, alreadySkipped: number): number {
+  let n = 0;
+  while (alreadySkipped + n < MAX_EMPTY_LINES && 2 * n + 1 < buf.length && buf[2 * n] === CR && buf[2 * n + 1] === LF) n++;
+  return n;
+}
+
+/** RFC 9112 §3: a request line alone over the limit is 414 (URI too long); otherwise 431. */
+export function headTooLarge(buf: Buffer, maxHead: number): FramingError {
+  const lineEnd = buf.indexOf(LF);
+  if (lineEnd === -1 || lineEnd >= maxHead) return new FramingError(414, 'request target too long');
+  return new FramingError(431, 'request header fields too large');
+}

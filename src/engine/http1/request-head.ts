@@ -29,6 +29,8 @@ export interface RequestHead {
   host: string | undefined;
   /** Value of the configured hash header, if any. */
   hashValue: string | undefined;
+  /** The Host came from an absolute-form target (RFC 9112 §3.2.2): the client's Host line is not forwarded. */
+  hostFromTarget: boolean;
   /** Existing X-Forwarded-For, to append to. */
   forwardedFor: string | undefined;
   idempotent: boolean;
@@ -63,12 +65,15 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
   if (method === 'CONNECT') throw new FramingError(501, 'CONNECT is not supported');
   let target = buf.toString('latin1', targetStart, targetEnd);
   let rewriteLine = version === 10;
+  let authority: string | undefined;
   const first = buf[targetStart];
   if (first !== 0x2f /* / */) {
     if (first === 0x2a /* * */ && targetEnd - targetStart === 1 && method === 'OPTIONS') {
       // asterisk-form: forwarded as is
     } else {
-      target = originFormOf(buf, targetStart, target);
+      const span = absoluteFormAuthority(buf, targetStart, target);
+      authority = target.slice(span.start, span.end);
+      target = originFormOf(target, span.end);
       rewriteLine = true;
     }
   }
@@ -87,6 +92,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     expectContinue: false,
     host: undefined,
     hashValue: undefined,
+    hostFromTarget: false,
     forwardedFor: undefined,
     idempotent: IDEMPOTENT.has(method),
     keep: [],
@@ -133,7 +139,9 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
         if (sawHost) throw new FramingError(400, 'duplicate Host');
         sawHost = true;
         if (!isValidHost(buf, valueStart, valueEnd)) throw new FramingError(400, 'invalid Host');
-        head.host = buf.toString('latin1', valueStart, valueEnd);
+        // RFC 9112 §3.2.2: with an absolute-form target, the target's authority replaces the Host.
+        if (authority !== undefined) forward = false;
+        else head.host = buf.toString('latin1', valueStart, valueEnd);
         break;
       case Known.Expect:
         forward = false; // we answer 100 Continue ourselves and read the body
@@ -175,6 +183,10 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     if (head.contentLength !== -1) throw new FramingError(400, 'both Content-Length and Transfer-Encoding');
   }
   if (version === 11 && !sawHost) throw new FramingError(400, 'missing Host header');
+  if (authority !== undefined) {
+    head.host = authority;
+    head.hostFromTarget = true;
+  }
   head.keepAlive = !close && (version === 11 || keepAliveToken);
   if (connectionTokens !== undefined) head.keep = withoutListedHeaders(buf, head.keep, connectionTokens);
   return head;
@@ -250,17 +262,22 @@ export function splitTokens(buf: Uint8Array, start: number, end: number): string
  * origin-form is a 400, and so is an authority that is not uri-host [":" port] (RFC 9110 §4.2.4: userinfo
  * is an error; a node's parser would refuse other bytes there).
  */
-function originFormOf(buf: Buffer, start: number, target: string): string {
+/** Where the authority of an absolute-form target lies in `target`, validated as a Host value. */
+function absoluteFormAuthority(buf: Buffer, start: number, target: string): { start: number; end: number } {
   const lower = target.slice(0, 8).toLowerCase();
   let scheme: number;
   if (lower.startsWith('http://')) scheme = 7;
   else if (lower.startsWith('https://')) scheme = 8;
   else throw new FramingError(400, 'invalid request target');
-  const rest = target.slice(scheme);
-  let k = 0;
-  while (k < rest.length && rest[k] !== '/' && rest[k] !== '?') k++;
-  if (k === 0 || !isValidHost(buf, start + scheme, start + scheme + k)) throw new FramingError(400, 'invalid request target');
-  const path = rest.slice(k);
+  let k = scheme;
+  while (k < target.length && target[k] !== '/' && target[k] !== '?') k++;
+  if (k === scheme || !isValidHost(buf, start + scheme, start + k)) throw new FramingError(400, 'invalid request target');
+  return { start: scheme, end: k };
+}
+
+/** The origin form of an absolute-form target whose authority ends at `authorityEnd`. */
+function originFormOf(target: string, authorityEnd: number): string {
+  const path = target.slice(authorityEnd);
   return path === '' ? '/' : path[0] === '?' ? `/${path}` : path;
 }
 

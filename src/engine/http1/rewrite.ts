@@ -44,7 +44,8 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
     'X-Forwarded-For: ' +
     (head.forwardedFor === undefined ? ctx.clientIp : `${head.forwardedFor}, ${ctx.clientIp}`) +
     '\r\nX-Forwarded-Proto: http\r\n';
-  extra += head.host === undefined ? `Host: ${ctx.nodeAuthority}\r\n` : `X-Forwarded-Host: ${head.host}\r\n`;
+  if (head.host === undefined) extra += `Host: ${ctx.nodeAuthority}\r\n`;
+  else extra += head.hostFromTarget ? `Host: ${head.host}\r\nX-Forwarded-Host: ${head.host}\r\n` : `X-Forwarded-Host: ${head.host}\r\n`;
   if (head.chunked) extra += 'Transfer-Encoding: chunked\r\n'; // the client's line, in its one unambiguous spelling
   return assemble(buf, line, head.lineEnd, head.keep, undefined, extra);
 }
