@@ -300,7 +300,8 @@ export async function runScenario(scenario: Scenario, s: MatrixSettings): Promis
   let backends: BackendProcess[] = [];
   let lb: FnlbProcess | undefined;
   try {
-    backends = await startBackends(s.backends, 'B', (i) => ({ logFile: logOf(i), ...scenario.backendOptions?.(i, s) }));
+    // Starting a node process can take seconds on a busy 2-core machine (several at once: more).
+    backends = await startBackends(s.backends, 'B', (i) => ({ logFile: logOf(i), readyTimeoutMs: 15_000, ...scenario.backendOptions?.(i, s) }));
     lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), ...fnlbArgs(s)]);
     const faulty = scenario.scope === 'one' ? [backends[s.victim]!] : backends;
     const load = new MixedLoad({ port: lb.port, concurrency: s.concurrency, functions: functionPaths(s.functions),
