@@ -34,13 +34,14 @@
  * RSS at the end within 10 % of its value after the first minute. Exit 1 on a failed run, 2 on bad
  * arguments, 130 on SIGINT/SIGTERM. Every process started is stopped on exit, error and signals.
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, fstatSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/cli/duration.js';
+import { randomBodies, send } from '../test/helpers/mixed-load.js';
 import { cleanup, nodesArg, readRssBytes, sleep, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../test/helpers/processes.js';
 
 /* ------------------------------------------------------------------ arguments */
@@ -234,37 +235,8 @@ class PostLedger {
 
 const FUNCTIONS = Array.from({ length: 500 }, (_, i) => `/r/app${i % 25}/fn${i}`);
 
-interface Body {
-  data: Buffer;
-  sha: string;
-}
 /** Random bodies of 1-64 KiB, hashed once (making and hashing a fresh one per request would load the CPU the proxy needs). */
-const BODIES: Body[] = Array.from({ length: 128 }, () => {
-  const data = randomBytes(randomInt(1024, 64 * 1024 + 1));
-  return { data, sha: createHash('sha256').update(data).digest('hex') };
-});
-
-interface Answer {
-  status: number;
-  body: Buffer;
-}
-
-function send(agent: http.Agent, port: number, method: string, path: string, id: string, body?: Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'x-request-id': id };
-    if (body) headers['content-type'] = 'application/octet-stream';
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
-      res.on('error', reject);
-      res.on('aborted', () => reject(new Error('response aborted')));
-    });
-    req.on('error', reject);
-    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
-    req.end(body);
-  });
-}
+const BODIES = randomBodies(128, 1024, 64 * 1024);
 
 let seq = 0;
 let loadRunning = true;

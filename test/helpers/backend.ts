@@ -17,6 +17,17 @@
  *   ?hang=1                   reads the request, never answers
  *   ?destroy=1                destroys the connection without answering
  *   anything else             200 info JSON
+ *
+ * Fault mode (for fault-injection tests), switched at run time by a control request sent to the backend
+ * directly (never through fnlb): `GET /__fault?mode=normal|503|slow|hang[&ms=N]` answers 200
+ * {"mode":...,"ms":...} at once, whatever the current mode. Every other request, /version included, then:
+ *   normal   as above
+ *   503      answered 503 {"error":"fault mode 503","node":...} (body read first)
+ *   slow     waits ms (default 1000) before being handled as usual
+ *   hang     body read, never answered (the connection stays open)
+ * The x-request-id is logged in every mode (the request did reach the node). `--backlog N` sets the
+ * listen backlog (a small one lets a test fill the accept queue of a SIGSTOPped backend, so that further
+ * connection attempts get no answer at all, as from a black-holed host).
  * Info JSON: {node, method, url, httpVersion, headers: [[name, value], ...] (raw, as received),
  *             bodyLength, bodySha256, remotePort, connRequests}
  * Every response carries `X-Node: <name>`.
@@ -39,7 +50,19 @@ export interface BackendServerOptions {
   host?: string;
   /** Append "<x-request-id>\n" here synchronously when a request head arrives. */
   logFile?: string;
+  /** listen() backlog (default: Node's, 511). */
+  backlog?: number;
 }
+
+export type FaultModeKind = 'normal' | '503' | 'slow' | 'hang';
+export const FAULT_MODES: readonly FaultModeKind[] = ['normal', '503', 'slow', 'hang'];
+export interface FaultMode {
+  kind: FaultModeKind;
+  /** For slow: the wait before each response. */
+  ms?: number;
+}
+/** Path of the control request that switches the fault mode. */
+export const FAULT_CONTROL_PATH = '/__fault';
 
 export interface BackendServer {
   name: string;
@@ -50,6 +73,8 @@ export interface BackendServer {
   readonly requestCount: number;
   /** x-request-id values seen, in arrival order (in-process view of the log file). */
   readonly requestIds: string[];
+  /** Current fault mode (also switched by the control request). */
+  mode: FaultMode;
   /** Stop accepting, end idle connections, destroy the rest after graceMs. */
   close(graceMs?: number): Promise<void>;
 }
@@ -130,6 +155,7 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
   const perSocket = new WeakMap<Socket, number>();
   const requestIds: string[] = [];
   let requestCount = 0;
+  let mode: FaultMode = { kind: 'normal' };
 
   const server = http.createServer();
 
@@ -139,6 +165,10 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
   });
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url?.startsWith(FAULT_CONTROL_PATH + '?')) {
+      control(req, res);
+      return;
+    }
     requestCount++;
     const sock = req.socket;
     const connRequests = (perSocket.get(sock) ?? 0) + 1;
@@ -159,7 +189,32 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
     });
   });
 
+  function control(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const q = new URL(req.url ?? '/', 'http://backend.invalid').searchParams;
+    const kind = q.get('mode') as FaultModeKind | null;
+    const ms = Number(q.get('ms') ?? 1000);
+    req.resume();
+    if (kind === null || !FAULT_MODES.includes(kind) || !(ms >= 0)) {
+      sendJson(req, res, 400, { error: `mode must be one of ${FAULT_MODES.join(', ')}; ms >= 0` });
+      return;
+    }
+    mode = kind === 'slow' ? { kind, ms } : { kind };
+    sendJson(req, res, 200, { mode: kind, ms: mode.ms });
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse, connRequests: number): Promise<void> {
+    const current = mode;
+    if (current.kind === 'hang') {
+      req.resume(); // read the body, never answer
+      return;
+    }
+    if (current.kind === '503') {
+      req.resume();
+      await new Promise<void>((resolve) => req.on('end', resolve).on('error', resolve).on('close', resolve));
+      sendJson(req, res, 503, { error: 'fault mode 503', node: name });
+      return;
+    }
+    if (current.kind === 'slow') await sleep(current.ms ?? 1000);
     const url = new URL(req.url ?? '/', 'http://backend.invalid');
     const segments = url.pathname.split('/').filter((s) => s !== '');
     const last = segments[segments.length - 1] ?? '';
@@ -287,7 +342,7 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
   return new Promise<BackendServer>((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
-    server.listen(opts.port ?? 0, host, () => {
+    server.listen({ port: opts.port ?? 0, host, backlog: opts.backlog }, () => {
       server.off('error', onError);
       const port = (server.address() as AddressInfo).port;
       let closing: Promise<void> | undefined;
@@ -300,6 +355,12 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
           return requestCount;
         },
         requestIds,
+        get mode() {
+          return mode;
+        },
+        set mode(m: FaultMode) {
+          mode = m;
+        },
         close(graceMs = 2000): Promise<void> {
           if (closing) return closing;
           closing = new Promise<void>((done) => {
@@ -320,6 +381,19 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
   });
 }
 
+/** Switches the fault mode of the backend listening on host:port (a control request sent to it directly). */
+export function setFaultMode(port: number, mode: FaultMode, host = '127.0.0.1'): Promise<void> {
+  const query = `mode=${mode.kind}` + (mode.ms === undefined ? '' : `&ms=${mode.ms}`);
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: `${FAULT_CONTROL_PATH}?${query}`, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`backend ${host}:${port}: fault mode ${query}: status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`backend ${host}:${port}: fault mode ${query}: no answer`)));
+  });
+}
+
 function parseArgs(argv: string[]): BackendServerOptions {
   const opts: BackendServerOptions = { name: 'backend', port: 0 };
   for (let i = 0; i < argv.length; i++) {
@@ -329,6 +403,7 @@ function parseArgs(argv: string[]): BackendServerOptions {
     else if (a === '--port' && v !== undefined) (opts.port = Number(v)), i++;
     else if (a === '--host' && v !== undefined) (opts.host = v), i++;
     else if (a === '--log' && v !== undefined) (opts.logFile = v), i++;
+    else if (a === '--backlog' && v !== undefined) (opts.backlog = Number(v)), i++;
     else {
       process.stderr.write(`backend: unknown argument ${a}\n`);
       process.exit(2);

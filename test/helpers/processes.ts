@@ -158,6 +158,8 @@ export interface BackendOptions {
   port?: number;
   /** Append each request's x-request-id to this file, synchronously, as the head arrives. */
   logFile?: string;
+  /** listen() backlog of the backend (see backend.ts --backlog). */
+  backlog?: number;
   /** Give up waiting for the ready line after this long (default 5000 ms). */
   readyTimeoutMs?: number;
 }
@@ -194,6 +196,7 @@ const EADDRINUSE_EXIT = 98;
 async function spawnBackend(name: string, port: number, opts: BackendOptions): Promise<SpawnedBackend> {
   const args = [BACKEND_ENTRY, '--name', name, '--port', String(port)];
   if (opts.logFile) args.push('--log', opts.logFile);
+  if (opts.backlog !== undefined) args.push('--backlog', String(opts.backlog));
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = new Output(proc);
   const tracked = track(proc, `backend ${name}`, output);

@@ -16,6 +16,7 @@ import {
   deterministicPieces,
   deterministicPiece,
   PIECE_SIZE,
+  setFaultMode,
   type BackendServer,
   type BackendInfo,
 } from '../helpers/backend.js';
@@ -159,6 +160,31 @@ describe('backend (in-process)', () => {
     } finally {
       conn.destroy();
     }
+  });
+
+  it('fault modes, switched by the control request: 503, slow, hang, normal; ids logged in every mode', async () => {
+    try {
+      await setFaultMode(b.port, { kind: '503' });
+      for (const path of ['/version', '/r/a/b']) {
+        const r = await httpRequest(b.port, { path, headers: { 'x-request-id': `m503${path}` } });
+        assert.equal(r.status, 503, path);
+        assert.deepEqual(r.json(), { error: 'fault mode 503', node: 'T1' });
+      }
+      await setFaultMode(b.port, { kind: 'slow', ms: 200 });
+      const t0 = performance.now();
+      assert.equal((await httpRequest(b.port, { path: '/version' })).status, 200);
+      assert.ok(performance.now() - t0 >= 190);
+      assert.equal(b.mode.kind, 'slow');
+      await setFaultMode(b.port, { kind: 'hang' });
+      const hang = await rawRequest(b.port, 'GET /version HTTP/1.1\r\nHost: x\r\nx-request-id: mhang\r\n\r\n', { timeoutMs: 300 });
+      assert.equal(hang.timedOut, true);
+      assert.equal(hang.raw.length, 0);
+      await assert.rejects(setFaultMode(b.port, { kind: 'bogus' as 'hang' }), /status 400/);
+      assert.ok(['m503/version', 'm503/r/a/b', 'mhang'].every((id) => b.requestIds.includes(id)), b.requestIds.join());
+    } finally {
+      await setFaultMode(b.port, { kind: 'normal' });
+    }
+    assert.equal((await httpRequest(b.port, { path: '/r/a/b' })).status, 200);
   });
 });
 
