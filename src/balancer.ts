@@ -151,6 +151,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
     else logNodeState(this.log, id, up, reason);
     this.emit(up ? 'node-up' : 'node-down', id, reason);
+    if (!up) this.engine.nodeDown(index);
   }
 
   // --- Balancer: the public face.

@@ -63,6 +63,11 @@ export class Engine {
     this.connections.add(conn);
   }
 
+  /** A node was taken out: requests waiting on it that may move go to their next node now. */
+  nodeDown(index: number): void {
+    this.ctx.pools[index]?.nodeDown();
+  }
+
   listen(port: number, host: string): Promise<net.AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);

@@ -458,6 +458,18 @@ export class Exchange implements UpstreamOwner {
     else this.nodeBroke('node stalled mid-response');
   }
 
+  onNodeDown(conn: UpstreamConn): void {
+    if (conn !== this.conn || this.responseBytes) return;
+    // Not connected yet: nothing was sent, any request may move. Sent: only a replayable one moves
+    // (a black-holed or frozen node would otherwise hold it for --response-timeout); others wait.
+    const mayMove = !conn.connected || !this.requestSent || (this.head.idempotent && this.replayable && this.bodyComplete);
+    if (!mayMove) return;
+    this.lastFailure = 'node taken out while waiting';
+    this.retrySameNodeFresh = false;
+    this.dropConn();
+    this.dispatch();
+  }
+
   /** The node's response cannot be trusted or finished: no retry once a response byte came back. */
   private nodeBroke(reason: string): void {
     this.lastFailure = reason;

@@ -12,6 +12,8 @@ export interface UpstreamOwner {
   /** The node closed or reset the connection, or a deadline expired; `reason` says which. */
   onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void;
   onUpstreamDeadline(conn: UpstreamConn): void;
+  /** The node was taken out (health checks or another request's failure) while this waits on it. */
+  onNodeDown(conn: UpstreamConn): void;
 }
 
 /**
@@ -48,6 +50,7 @@ export class UpstreamConn implements Timed {
     });
     this.deadline = pool.deadlines.now + pool.connectTimeout;
     pool.deadlines.add(this);
+    pool.open.add(this);
     this.socket.on('connect', () => this.handleConnect());
     this.socket.on('drain', () => this.owner?.onUpstreamDrain());
     this.socket.on('end', () => this.handleGone('node closed the connection', true));
@@ -78,6 +81,7 @@ export class UpstreamConn implements Timed {
     if (first) {
       this.pool.forget(this);
       this.pool.deadlines.delete(this);
+      this.pool.open.delete(this);
     }
     const owner = this.owner;
     if (owner !== null) owner.onUpstreamGone(this, reason, ended);
@@ -98,6 +102,8 @@ export class UpstreamConn implements Timed {
 /** Keep-alive connections to one node: a LIFO stack of idle connections (the warmest first). */
 export class NodePool {
   private readonly idle: UpstreamConn[] = [];
+  /** Every connection not yet gone, idle or busy (membership changes per connection, not per request). */
+  readonly open = new Set<UpstreamConn>();
   /** "host:port" as a Host header value (IPv6 in brackets). */
   readonly authority: string;
 
@@ -140,6 +146,11 @@ export class NodePool {
   forget(conn: UpstreamConn): void {
     const i = this.idle.indexOf(conn);
     if (i !== -1) this.idle.splice(i, 1);
+  }
+
+  /** The node is down: every exchange waiting on one of its connections hears it (it may move on). */
+  nodeDown(): void {
+    for (const conn of [...this.open]) conn.owner?.onNodeDown(conn);
   }
 
   /** Drops every idle connection (the node was seen failing, or we are shutting down). */

