@@ -128,7 +128,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.health.markDown(index, reason);
   }
 
-  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number): void {
+  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): void {
     if (this.sampleRate === 0) return;
     this.sampleCredit += this.sampleRate;
     if (this.sampleCredit < 1) return;
@@ -141,6 +141,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
         status,
         attempts,
         ms: Math.round(ms * 100) / 100,
+        ...(cut ? { cut: true } : undefined),
       },
       'request',
     );

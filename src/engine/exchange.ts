@@ -98,6 +98,7 @@ export class Exchange implements UpstreamOwner {
   private nodeOverran = false;
   private nodePausedForClient = false;
   private finished = false;
+  private cut = false;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -289,7 +290,8 @@ export class Exchange implements UpstreamOwner {
         if (res.status >= 200) break;
         if (++this.interimCount > MAX_INTERIM) throw new FramingError(502, 'too many interim responses from node');
         // Interim response: 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients.
-        if (res.status !== 100 && this.head.version === 11) this.client.socket.write(owned(buf.subarray(0, end)));
+        // Hop-by-hop fields go, as in a final response.
+        if (res.status !== 100 && this.head.version === 11) this.client.socket.write(owned(clientResponseHead(buf, res, false, '')));
         buf = buf.subarray(end);
         this.resPending = null;
         if (buf.length === 0) return;
@@ -563,6 +565,7 @@ export class Exchange implements UpstreamOwner {
 
   /** Too late for a clean error: cut the client connection so it sees the response was incomplete. */
   private abortClient(): void {
+    this.cut = true;
     this.client.socket.destroy();
     this.finish(true);
   }
@@ -572,6 +575,7 @@ export class Exchange implements UpstreamOwner {
     if (this.finished) return;
     if (this.conn !== null) this.dropConn();
     if (this.status === 0 || !this.responseStarted) this.status = 499;
+    else this.cut = true;
     this.finish(true);
   }
 
@@ -580,7 +584,7 @@ export class Exchange implements UpstreamOwner {
     this.finished = true;
     this.wantsBody = false;
     this.resumeClient();
-    this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, performance.now() - this.startedAt);
+    this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, performance.now() - this.startedAt, this.cut);
     this.client.exchangeDone(closeAfter);
   }
 }

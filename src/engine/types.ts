@@ -10,8 +10,12 @@ export interface Dispatcher {
   isUp(index: number): boolean;
   /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */
   nodeFailed(index: number, reason: string): void;
-  /** Called once per request when it ends, for access logs and metrics. `node` is the last node tried, -1 if none. */
-  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number): void;
+  /**
+   * Called once per request when it ends, for access logs and metrics. `node` is the last node tried,
+   * -1 if none. `cut`: the response had started and the client connection was cut before its end
+   * (the node broke off, stalled, or the client stopped reading).
+   */
+  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): void;
 }
 
 /** Where and how a node is reached; built once per node. */

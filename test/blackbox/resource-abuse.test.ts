@@ -58,7 +58,8 @@ function track<T extends AbuseNode>(node: T): T {
 
 /** TCP health checks, once: the nodes only see traffic (plus one probe connection). */
 function fnlb(nodes: { id: string }[], extra: string[] = []): Promise<FnlbProcess> {
-  const args = ['--listen', '127.0.0.1:0', '--nodes', nodes.map((n) => n.id).join(','), '--hc-path=', '--hc-interval', '60s', '--access-log', 'off'];
+  const args = ['--listen', '127.0.0.1:0', '--nodes', nodes.map((n) => n.id).join(','), '--hc-path=', '--hc-interval', '60s'];
+  if (!extra.includes('--access-log')) args.push('--access-log', 'off');
   return startFnlb([...args, ...extra]);
 }
 
@@ -245,7 +246,7 @@ describe('huge bodies and slow peers', () => {
     const IDLE = 2000;
     const SLOW_MS = 1500;
     const node = track(await startBigResponseNode(SIZE));
-    const lb = await fnlb([node], ['--idle-timeout', `${IDLE}ms`]);
+    const lb = await fnlb([node], ['--idle-timeout', `${IDLE}ms`, '--access-log', 'on']);
     const rss = new RssSampler(lb.pid);
     const t0 = performance.now();
     const clients = await Promise.all([0, 1, 2, 3].map((i) => openStalledDownload(lb.port, `/r/app/big${i}`)));
@@ -276,6 +277,9 @@ describe('huge bodies and slow peers', () => {
     const drained = await Promise.all(clients.map((c) => c.drain(5000)));
     assert.ok(drained.every((d) => d.closed && d.received < SIZE), `clients: ${JSON.stringify(drained)}`);
     assert.ok(!lb.logs.some((l) => l.msg === 'node down'), 'a client that does not read never takes the node down');
+    const logged = lb.logs.filter((l) => l.msg === 'request');
+    assert.equal(logged.length, 4, 'one access line per download');
+    assert.ok(logged.every((l) => l.status === 200 && l.cut === true), `access lines say the responses were cut: ${JSON.stringify(logged)}`);
     assert.equal(lb.proc.exitCode, null);
   });
 });

@@ -328,12 +328,13 @@ function portOf(address: string): number {
 }
 
 /**
- * Spawns fnlb (`node dist/src/cli/main.js ...args`) and, unless waitReady is false, waits for
+ * Spawns fnlb as users run it (the executable dist/src/cli/main.js, whose #! line carries its V8
+ * flags; `node` + entryArgs when given) and, unless waitReady is false, waits for
  * `"msg":"fnlb listening"` and reads the actual port from its `address` field.
  */
 export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: FnlbOptions = {}): Promise<FnlbProcess> {
-  const entry = opts.entryArgs ?? [FNLB_ENTRY];
-  const proc = spawn(process.execPath, [...entry, ...args], {
+  const [command, ...entry] = opts.entryArgs !== undefined ? [process.execPath, ...opts.entryArgs] : [FNLB_ENTRY];
+  const proc = spawn(command!, [...entry, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -259,12 +259,13 @@ describe('clientResponseHead', () => {
     );
   });
 
-  it('HTTP/1.0 status line is copied as is (the client is told keep-alive via extra)', () => {
+  it('an HTTP/1.0 status line goes out as HTTP/1.1, the proxy\'s own version (RFC 9110 §6.2)', () => {
     const { buf, res } = parse('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n');
     assert.equal(
       clientResponseHead(buf, res, true, 'Connection: keep-alive\r\n').toString('latin1'),
-      'HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n',
     );
+    assert.equal(clientResponseHead(buf, res, true, '').toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n');
   });
 
   it('a head whose kept lines are not one contiguous block is rebuilt', () => {

@@ -52,15 +52,18 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
 
 /**
  * The response head sent to the client, or the node's bytes unchanged when nothing needs to change
- * (no hop-by-hop fields, no connection override): the common case costs no copy. A rebuilt head
- * keeps `reserve` bytes of room behind it (see assemble).
+ * (HTTP/1.1, no hop-by-hop fields, no connection override): the common case costs no copy. A rebuilt
+ * head keeps `reserve` bytes of room behind it (see assemble). The status line always says HTTP/1.1:
+ * a proxy sends its own version (RFC 9110 §6.2), so an HTTP/1.0 node does not make 1.1 clients close.
  */
 export function clientResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string, reserve = 0): Buffer {
   const keep = res.keep;
   const untouched =
     extra === '' &&
+    res.version === 11 &&
     res.transferEncoding === undefined &&
     (res.headEnd - 2 === res.lineEnd ? keep.length === 0 : keep.length === 2 && keep[0] === res.lineEnd && keep[1] === res.headEnd - 2);
   if (untouched) return buf.subarray(0, res.headEnd);
-  return assemble(buf, null, res.lineEnd, keep, keepTransferEncoding ? res.transferEncoding : undefined, extra, reserve);
+  const line = res.version === 11 ? null : `HTTP/1.1${buf.toString('latin1', 8, res.lineEnd)}`;
+  return assemble(buf, line, res.lineEnd, keep, keepTransferEncoding ? res.transferEncoding : undefined, extra, reserve);
 }
