@@ -1,8 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=2 --single-threaded-gc
 // The V8 flags above (measured with npm run bench, same run as nginx):
-// - a proxy's per-request garbage dies young and little survives a scavenge, so a 1 MiB semi-space
-//   costs no throughput, while V8's default lets the young generation grow to 16 MiB per semi-space
-//   as connections are opened: 6.7 -> 4.4 KiB of RSS per idle connection;
+// - V8's default lets the young generation grow to 16 MiB per semi-space as connections are opened:
+//   6.2 KiB of RSS per idle connection. 1 MiB: 3.7 KiB, but after thousands of connections came and
+//   went, scavenges that frequent promote in-flight requests into old-space holes the sweeper had
+//   given back to the OS (a page fault every ~8 requests, 0.75x nginx). 2 MiB: 3.6 KiB, 0.80x; 4 MiB:
+//   4.3 KiB, 0.85x;
 // - GC on the main thread only: helper threads on the same core preempt the event loop. p99 at a
 //   fixed 10k req/s 1.75x -> 1.49x nginx's, CPU per request 17.8 -> 16.1 µs.
 import cluster from 'node:cluster';
