@@ -72,6 +72,8 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   /** Fraction of requests to log; a running sum makes the sample exact and deterministic. */
   private readonly sampleRate: number;
   private sampleCredit = 0;
+  /** Dispatcher: access lines carry `ms`, so the engine times requests only when some are logged. */
+  readonly timesRequests: boolean;
 
   constructor(
     private readonly options: BalancerOptions,
@@ -85,6 +87,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
+    this.timesRequests = this.sampleRate > 0;
     const onChange: HealthChangeListener = (index, up, reason) => this.healthChanged(index, up, reason);
     this.healthIsLocal = healthView === undefined;
     this.health = healthView === undefined ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange) : healthView(options.nodes.length, onChange);

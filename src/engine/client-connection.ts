@@ -5,6 +5,7 @@ import { FramingError } from './http1/framing-error.js';
 import { emptyLinesToSkip, findHeadEnd, headTooLarge } from './http1/head-scan.js';
 import { parseRequestHead, type RequestHeadOptions } from './http1/request-head.js';
 import { arenaView, owned, readIntoArena } from './read-arena.js';
+import { forwardedFields } from './http1/rewrite.js';
 import { errorResponse } from './responses.js';
 
 /** Bytes of a pipelined next request we hold while the current one is served, before pausing the client. */
@@ -59,6 +60,10 @@ export class ClientConnection implements ClientSide, Timed {
   /** The client's address for X-Forwarded-For, looked up at the first request that needs it. */
   get clientIp(): string {
     return (this.ip ??= peerAddress(this.socket));
+  }
+
+  get forwardedFields(): string {
+    return forwardedFieldsOf(this.clientIp);
   }
 
   onDrain(): void {
@@ -291,6 +296,18 @@ interface PeerHandle {
 }
 /** Client addresses seen lately: connections from one client share one string. */
 const recentIps = new Map<string, string>();
+/** Their X-Forwarded-For/-Proto lines, built once per address (not per request). */
+const recentFields = new Map<string, string>();
+
+function forwardedFieldsOf(ip: string): string {
+  let fields = recentFields.get(ip);
+  if (fields === undefined) {
+    if (recentFields.size >= 1024) recentFields.clear();
+    fields = forwardedFields(ip);
+    recentFields.set(ip, fields);
+  }
+  return fields;
+}
 
 function peerAddress(socket: net.Socket): string {
   const handle = (socket as unknown as { _handle: PeerHandle | null })._handle;

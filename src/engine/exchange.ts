@@ -25,6 +25,8 @@ export interface EngineContext {
 export interface ClientSide {
   readonly socket: net.Socket;
   readonly clientIp: string;
+  /** forwardedFields(clientIp), built once per client address. */
+  readonly forwardedFields: string;
   /** The connection closes after this exchange (shutdown): the response must say Connection: close. */
   readonly closesAfterExchange: boolean;
   /** The exchange is over; the client connection may read the next request (or must close). */
@@ -52,7 +54,7 @@ export class Exchange implements UpstreamOwner {
   /** The client connection routes its bytes here while this is true. */
   wantsBody = false;
   status = 0;
-  private readonly startedAt = performance.now();
+  private readonly startedAt: number;
   private readonly headBuf: Buffer;
 
   // Request body.
@@ -106,6 +108,7 @@ export class Exchange implements UpstreamOwner {
     readonly head: RequestHead,
     headBuf: Buffer,
   ) {
+    this.startedAt = ctx.dispatcher.timesRequests ? performance.now() : 0;
     // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
     this.headBuf = owned(headBuf.buffer === READ_ARENA.buffer ? headBuf.subarray(0, head.headEnd) : headBuf);
     this.ranking = ctx.dispatcher.ranking(head);
@@ -222,6 +225,7 @@ export class Exchange implements UpstreamOwner {
       basePath: ep.basePath,
       nodeAuthority: pool.authority,
       clientIp: this.client.clientIp,
+      forwardedFields: this.client.forwardedFields,
     });
     conn.deadline = this.waitDeadline();
     const socket = conn.socket;
@@ -584,7 +588,7 @@ export class Exchange implements UpstreamOwner {
     this.finished = true;
     this.wantsBody = false;
     this.resumeClient();
-    this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, performance.now() - this.startedAt, this.cut);
+    this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, this.startedAt === 0 ? 0 : performance.now() - this.startedAt, this.cut);
     this.client.exchangeDone(closeAfter);
   }
 }

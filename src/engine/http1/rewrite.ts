@@ -21,6 +21,11 @@ function assemble(buf: Buffer, line: string | null, lineEnd: number, keep: numbe
   return reserve === 0 ? out : out.subarray(0, size);
 }
 
+/** X-Forwarded-For (the given chain) and X-Forwarded-Proto lines. */
+export function forwardedFields(forwardedFor: string): string {
+  return `X-Forwarded-For: ${forwardedFor}\r\nX-Forwarded-Proto: http\r\n`;
+}
+
 /** What a node needs to hear besides the client's own headers. */
 export interface ForwardContext {
   /** "/base" or "". */
@@ -28,6 +33,8 @@ export interface ForwardContext {
   /** "host:port" of the node, for HTTP/1.0 requests that came without Host. */
   nodeAuthority: string;
   clientIp: string;
+  /** "X-Forwarded-For: <clientIp>\r\nX-Forwarded-Proto: http\r\n", built once per client address. */
+  forwardedFields?: string;
 }
 
 /**
@@ -41,9 +48,9 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
     line = `${head.method} ${target} HTTP/1.1\r\n`;
   }
   let extra =
-    'X-Forwarded-For: ' +
-    (head.forwardedFor === undefined ? ctx.clientIp : `${head.forwardedFor}, ${ctx.clientIp}`) +
-    '\r\nX-Forwarded-Proto: http\r\n';
+    head.forwardedFor === undefined
+      ? (ctx.forwardedFields ?? forwardedFields(ctx.clientIp))
+      : forwardedFields(`${head.forwardedFor}, ${ctx.clientIp}`);
   if (head.host === undefined) extra += `Host: ${ctx.nodeAuthority}\r\n`;
   else extra += head.hostFromTarget ? `Host: ${head.host}\r\nX-Forwarded-Host: ${head.host}\r\n` : `X-Forwarded-Host: ${head.host}\r\n`;
   if (head.chunked) extra += 'Transfer-Encoding: chunked\r\n'; // the client's line, in its one unambiguous spelling
