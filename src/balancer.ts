@@ -60,6 +60,10 @@ export function resolveOptions(init: BalancerInit): BalancerOptions {
   return { ...DEFAULT_OPTIONS, ...rest, nodes };
 }
 
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
 class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   readonly server: net.Server;
   private readonly engine: Engine;
@@ -162,6 +166,13 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
 
   async listen(port = this.options.listenPort, host = this.options.listenHost): Promise<{ host: string; port: number }> {
     const address = await this.engine.listen(port, host);
+    // A node that is this very listener would send every request it owns round in a loop (each hop
+    // adding X-Forwarded-For until the head is too large): refuse to run like that.
+    const self = this.nodeList.find((n) => n.port === address.port && (n.host === address.address || isWildcard(address.address)));
+    if (self !== undefined) {
+      await this.close();
+      throw new ConfigError(`node ${self.id} is fnlb's own listening address ${address.address}:${address.port}`);
+    }
     return { host: address.address, port: address.port };
   }
 

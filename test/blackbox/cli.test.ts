@@ -386,6 +386,21 @@ describe('fnlb: listen failure', () => {
   });
 });
 
+describe('fnlb: a node that is fnlb itself', () => {
+  test('--nodes naming the listening address (a request loop): exit 1 with one line naming the node', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const r = await runFnlb(['--listen', `127.0.0.1:${port}`, '--nodes', `127.0.0.1:1,127.0.0.1:${port}`, ...FAST]);
+    const show = `\n--- stderr ---\n${r.stderr}\n--- stdout ---\n${r.stdout}`;
+    assert.equal(r.code, 1, show);
+    assert.match(r.stderr, /^fnlb: [^\n]+\n$/, `one line${show}`);
+    assert.ok(r.stderr.includes(`node 127.0.0.1:${port} is fnlb's own listening address`), show);
+    assert.ok(!r.stdout.includes('fnlb listening'), show);
+  });
+});
+
 describe('fnlb: listen failure (address not on this host)', () => {
   test('--listen 192.0.2.1:0 (TEST-NET, not local): exit 1 with one line naming the address', async () => {
     const r = await runFnlb(['--listen', '192.0.2.1:0', '--nodes', '127.0.0.1:1', ...FAST]);

@@ -130,8 +130,10 @@ describe('failover', () => {
     const backends = await startBackends(2);
     const closed = await startBackends(1, 'DEAD');
     await closed[0].kill('SIGKILL');
-    const all = [...backends, closed[0]];
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(all), ...health('10s')]);
+    // The dead node on 127.0.0.2: fnlb listens on 127.0.0.1:0 and could be handed the port just freed,
+    // which would make the dead node fnlb itself (it refuses to start then, see the CLI tests).
+    const dead = { id: closed[0].id.replace(/^127\.0\.0\.1:/, '127.0.0.2:') };
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg([...backends, dead]), ...health('10s')]);
     for (const f of FUNCTIONS) {
       const a = await call(lb.port, f);
       assert.equal(a.status, 200, f);
