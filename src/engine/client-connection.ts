@@ -19,7 +19,7 @@ const CLOSE_LINGER_MS = 2000;
  */
 export class ClientConnection implements ClientSide, Timed {
   deadline = 0;
-  private ip: string | undefined = undefined;
+  private client: ClientAddress | undefined = undefined;
   private pending: Buffer | null = null;
   private scanned = 0;
   private exchange: Exchange | null = null;
@@ -59,11 +59,11 @@ export class ClientConnection implements ClientSide, Timed {
 
   /** The client's address for X-Forwarded-For, looked up at the first request that needs it. */
   get clientIp(): string {
-    return (this.ip ??= peerAddress(this.socket));
+    return (this.client ??= clientAddress(this.socket)).ip;
   }
 
   get forwardedFields(): string {
-    return forwardedFieldsOf(this.clientIp);
+    return (this.client ??= clientAddress(this.socket)).forwardedFields;
   }
 
   onDrain(): void {
@@ -294,29 +294,25 @@ export interface ConnectionSet {
 interface PeerHandle {
   getpeername?(out: { address?: string }): number;
 }
-/** Client addresses seen lately: connections from one client share one string. */
-const recentIps = new Map<string, string>();
-/** Their X-Forwarded-For/-Proto lines, built once per address (not per request). */
-const recentFields = new Map<string, string>();
-
-function forwardedFieldsOf(ip: string): string {
-  let fields = recentFields.get(ip);
-  if (fields === undefined) {
-    if (recentFields.size >= 1024) recentFields.clear();
-    fields = forwardedFields(ip);
-    recentFields.set(ip, fields);
-  }
-  return fields;
+/** A client address and its X-Forwarded-For/-Proto lines, built once per address, not per request. */
+interface ClientAddress {
+  readonly ip: string;
+  readonly forwardedFields: string;
 }
 
-function peerAddress(socket: net.Socket): string {
+/** Client addresses seen lately: connections from one client share one entry. */
+const recentClients = new Map<string, ClientAddress>();
+
+function clientAddress(socket: net.Socket): ClientAddress {
   const handle = (socket as unknown as { _handle: PeerHandle | null })._handle;
   const out: { address?: string } = {};
-  let address = handle?.getpeername?.(out) === 0 && out.address !== undefined ? out.address : (socket.remoteAddress ?? '');
-  if (address.startsWith('::ffff:')) address = address.slice(7);
-  const known = recentIps.get(address);
-  if (known !== undefined) return known;
-  if (recentIps.size >= 1024) recentIps.clear();
-  recentIps.set(address, address);
-  return address;
+  let ip = handle?.getpeername?.(out) === 0 && out.address !== undefined ? out.address : (socket.remoteAddress ?? '');
+  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+  let known = recentClients.get(ip);
+  if (known === undefined) {
+    if (recentClients.size >= 1024) recentClients.clear();
+    known = { ip, forwardedFields: forwardedFields(ip) };
+    recentClients.set(ip, known);
+  }
+  return known;
 }
