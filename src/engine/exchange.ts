@@ -9,7 +9,7 @@ import { BodyKind, parseResponseHead, type ResponseHead } from './http1/response
 import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
-import { READ_ARENA, owned } from './read-arena.js';
+import { owned } from './read-arena.js';
 import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
 
 /** Shared by every exchange of one engine. */
@@ -110,7 +110,7 @@ export class Exchange implements UpstreamOwner {
   ) {
     this.startedAt = ctx.dispatcher.timesRequests ? performance.now() : 0;
     // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
-    this.headBuf = owned(headBuf.buffer === READ_ARENA.buffer ? headBuf.subarray(0, head.headEnd) : headBuf);
+    this.headBuf = owned(headBuf.subarray(0, head.headEnd));
     this.ranking = ctx.dispatcher.ranking(head);
   }
 
@@ -468,12 +468,17 @@ export class Exchange implements UpstreamOwner {
     if (conn !== this.conn || this.responseBytes) return;
     // Not connected yet: nothing was sent, any request may move. Sent: only a replayable one moves
     // (a black-holed or frozen node would otherwise hold it for --response-timeout); others wait.
-    const mayMove = !conn.connected || !this.requestSent || (this.head.idempotent && this.replayable && this.bodyComplete);
+    const mayMove = !conn.connected || !this.requestSent || this.canReplay(this.head.idempotent);
     if (!mayMove) return;
     this.lastFailure = 'node taken out while waiting';
     this.retrySameNodeFresh = false;
     this.dropConn();
     this.dispatch();
+  }
+
+  /** A request a node may have received goes again only if that is safe and its whole body was kept. */
+  private canReplay(safeToRepeat: boolean): boolean {
+    return safeToRepeat && this.replayable && this.bodyComplete;
   }
 
   /** The node's response cannot be trusted or finished: no retry once a response byte came back. */
@@ -518,7 +523,7 @@ export class Exchange implements UpstreamOwner {
     // so it cannot have run it; any method may go again (--retry-on-reset). A FIN is ambiguous: only
     // idempotent requests are replayed then.
     const unread = !timedOut && conn.resetByNode && this.ctx.options.retryOnReset;
-    const replayable = (this.head.idempotent || unread) && this.replayable && this.bodyComplete;
+    const replayable = this.canReplay(this.head.idempotent || unread);
     if (replayable && conn.reused && !timedOut) {
       // Likely the keep-alive race (node closed an idle connection as we reused it): same node, new connection.
       this.retrySameNodeFresh = true;
