@@ -6,11 +6,11 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandLine, runScript } from '../helpers/processes.js';
 
 const BENCH_ENTRY = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
 const PROXIES = ['direct', 'nginx', 'haproxy', 'fnlb'];
@@ -24,28 +24,11 @@ interface SmokeReport {
   processes: { label: string; pid: number }[];
 }
 
-/** The command line of a live pid, or undefined when it is gone (or a zombie with no command line). */
-function cmdline(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 it('bench --smoke: a positive number for every proxy × scenario, and no process left', { timeout: 300_000 }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'fnlb-bench-smoke-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  const proc = spawn(process.execPath, [BENCH_ENTRY, '--smoke', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   // Generous: a first run may apt-get install the tools.
-  const timer = setTimeout(() => proc.kill('SIGINT'), 280_000);
-  const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
-  clearTimeout(timer);
-  const output = `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+  const { code, stdout, stderr, output } = await runScript(BENCH_ENTRY, ['--smoke', '--out', out], 280_000);
   if (code === 3) {
     t.skip(`nginx/haproxy/wrk unavailable and not installable here: ${stderr.trim()}`);
     return;
@@ -72,6 +55,6 @@ it('bench --smoke: a positive number for every proxy × scenario, and no process
   assert.match(stdout, /\| get-small \| req\/s \|/, 'markdown table on stdout');
 
   // Every process the bench started (nginx workers included) is gone.
-  const left = report.processes.filter((p) => /nginx|haproxy|wrk|main\.js|fixed-rate/.test(cmdline(p.pid) ?? ''));
+  const left = report.processes.filter((p) => /nginx|haproxy|wrk|main\.js|fixed-rate/.test(commandLine(p.pid) ?? ''));
   assert.deepEqual(left, [], 'processes left behind');
 });

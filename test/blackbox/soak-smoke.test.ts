@@ -5,31 +5,18 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { commandLine, runScript } from '../helpers/processes.js';
 
 const SOAK_ENTRY = fileURLToPath(new URL('../../bench/soak.js', import.meta.url));
 
 /** True if pid is a live fnlb or backend process (a zombie has an empty command line; a reused pid runs something else). */
 function alive(pid: number): boolean {
-  try {
-    return /main\.js|backend\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    return false;
-  }
+  return /main\.js|backend\.js/.test(commandLine(pid) ?? '');
 }
 
 it('soak --seconds 12 --fault-every 4s: exit 0, summary printed, no process left', { timeout: 40_000 }, async () => {
-  const proc = spawn(process.execPath, [SOAK_ENTRY, '--seconds', '12', '--fault-every', '4s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const timer = setTimeout(() => proc.kill('SIGINT'), 30_000);
-  const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
-  clearTimeout(timer);
-  const output = `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+  const { code, stdout, output } = await runScript(SOAK_ENTRY, ['--seconds', '12', '--fault-every', '4s'], 30_000);
   assert.equal(code, 0, `soak exited ${code}${output}`);
   assert.match(stdout, /^SOAK PASS: \d+ s, \d+ requests .* 3 faults, .* 0 unexplained .* 0 double POSTs/m, `summary line${output}`);
   assert.match(stdout, /kill -9 \+ restart/, `kill -9 fault${output}`);

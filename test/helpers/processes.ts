@@ -43,6 +43,37 @@ process.on('exit', () => {
   }
 });
 
+/** How a script run by runScript ended, with its output. */
+export interface ScriptResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr labelled, for assertion messages. */
+  output: string;
+}
+
+/** Runs `node <entry> ...args` to its end, interrupted (SIGINT) after limitMs. */
+export async function runScript(entry: string, args: string[], limitMs: number): Promise<ScriptResult> {
+  const proc = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const timer = setTimeout(() => proc.kill('SIGINT'), limitMs);
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr, output: `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}` };
+}
+
+/** The command line of a live pid, or undefined when it is gone (or a zombie, whose command line is empty). */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
