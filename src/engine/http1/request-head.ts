@@ -256,13 +256,11 @@ export function splitTokens(buf: Uint8Array, start: number, end: number): string
   return out;
 }
 
-
 /**
- * Reduces an absolute-form target (buf from `start`) to origin-form; anything else that is not
- * origin-form is a 400, and so is an authority that is not uri-host [":" port] (RFC 9110 §4.2.4: userinfo
- * is an error; a node's parser would refuse other bytes there).
+ * Where the authority of an absolute-form target (buf from `start`) lies in `target`. A target that is
+ * neither origin- nor http(s) absolute-form is a 400, and so is an authority that is not
+ * uri-host [":" port] (RFC 9110 §4.2.4: userinfo is an error; a node's parser would refuse other bytes there).
  */
-/** Where the authority of an absolute-form target lies in `target`, validated as a Host value. */
 function absoluteFormAuthority(buf: Buffer, start: number, target: string): { start: number; end: number } {
   const lower = target.slice(0, 8).toLowerCase();
   let scheme: number;
