@@ -1,10 +1,10 @@
 import type net from 'node:net';
 import type { Timed } from './deadlines.js';
 import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
-import { FramingError } from './http1/framing-error.js';
-import { emptyLinesToSkip, findHeadEnd, headTooLarge } from './http1/head-scan.js';
-import { parseRequestHead, type RequestHeadOptions } from './http1/request-head.js';
-import { arenaView, owned, readIntoArena } from './read-arena.js';
+import type { FramingError } from './http1/framing-error.js';
+import { RequestFramer, type RequestSink } from './http1/request-framer.js';
+import type { RequestHead, RequestHeadOptions } from './http1/request-head.js';
+import { arenaView, readIntoArena } from './read-arena.js';
 import { forwardedFields } from './http1/rewrite.js';
 import { errorResponse } from './responses.js';
 
@@ -14,34 +14,40 @@ const MAX_PIPELINE_BUFFER = 64 * 1024;
 const CLOSE_LINGER_MS = 2000;
 
 /**
- * One client connection: finds request heads in the byte stream, runs one exchange at a time (so
- * pipelined requests are answered in order), enforces the header and idle timeouts.
+ * One client connection: owns the client socket (only it reads, writes, pauses and closes it), feeds
+ * its bytes to a request framer, runs one exchange at a time (so pipelined requests are answered in
+ * order), enforces the header and idle timeouts.
  */
-export class ClientConnection implements ClientSide, Timed {
+export class ClientConnection implements ClientSide, RequestSink, Timed {
+  // State. Invariants: `exchange` is null between requests; `closing` is final (the socket is ending or
+  // gone, the framer is stopped); the socket is paused exactly when `pausedForNode || pausedForPipeline`
+  // (and not closing); `headClock` is true only while no exchange runs.
   deadline = 0;
-  private client: ClientAddress | undefined = undefined;
-  private pending: Buffer | null = null;
-  private scanned = 0;
   private exchange: Exchange | null = null;
-  private parsing = false;
   private closing = false;
+  /** Graceful shutdown: close after the current exchange. */
+  private shuttingDown = false;
+  /** The exchange's node cannot take more body bytes yet (connecting, or its socket is full). */
+  private pausedForNode = false;
+  /** Requests pipelined behind the current one fill MAX_PIPELINE_BUFFER. */
   private pausedForPipeline = false;
   /**
    * The header deadline runs: a request head is awaited since its first byte (or since the connection
    * opened). Bytes arriving later never restart it, and empty lines do not stop it (slowloris).
    */
   private headClock = true;
-  /** Empty lines skipped before the next request line (RFC 9112 §2.2), counted across reads. */
-  private emptyLines = 0;
   /** The client half-closed: answer what it sent, then close (curl -T, nc -q and friends do this). */
   private clientEnded = false;
+  private client: ClientAddress | undefined = undefined;
+  private readonly framer: RequestFramer;
 
   constructor(
     readonly socket: net.Socket,
     private readonly ctx: EngineContext,
-    private readonly headOptions: RequestHeadOptions,
+    headOptions: RequestHeadOptions,
     private readonly onClosed: ConnectionSet,
   ) {
+    this.framer = new RequestFramer(this, ctx.options.maxHeaderSize, headOptions);
     socket.setNoDelay(true);
     // Shared listener functions (`this` is the socket) instead of closures: an idle connection is
     // cheaper by the closures and their contexts (see the idle-conns benchmark).
@@ -57,6 +63,8 @@ export class ClientConnection implements ClientSide, Timed {
     socket.resume(); // the server accepts paused, so the read mode is chosen before the first byte
   }
 
+  // --- ClientSide: what the exchange asks of the client connection.
+
   /** The client's address for X-Forwarded-For, looked up at the first request that needs it. */
   get clientIp(): string {
     return (this.client ??= clientAddress(this.socket)).ip;
@@ -66,182 +74,147 @@ export class ClientConnection implements ClientSide, Timed {
     return (this.client ??= clientAddress(this.socket)).forwardedFields;
   }
 
-  onDrain(): void {
-    this.exchange?.onClientDrain();
-  }
-
-  /** `chunk` may be a view of the read arena: whatever is still pending at the end is copied (keepPending). */
-  handleData(chunk: Buffer): void {
-    if (this.closing) return;
-    const exchange = this.exchange;
-    if (exchange !== null && exchange.wantsBody) {
-      this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
-      const used = exchange.onClientBody(chunk);
-      // Body complete: from now on the exchange's own deadlines (response timeout) govern, not ours.
-      if (this.exchange === exchange && !exchange.wantsBody) this.deadline = 0;
-      if (used < chunk.length && !this.closing) {
-        this.stash(chunk.subarray(used));
-        if (this.exchange === null) this.parseNext(); // the exchange ended at once (e.g. 503): serve what follows
-      }
-      this.keepPending();
-      return;
-    }
-    this.stash(chunk);
-    if (this.exchange === null) this.parseNext();
-    else if (this.pending !== null && this.pending.length > MAX_PIPELINE_BUFFER && !this.pausedForPipeline) {
-      this.pausedForPipeline = true;
-      this.socket.pause();
-    }
-    this.keepPending();
-  }
-
-  /** Heads are parsed straight from the read arena; only bytes left over for later are copied. */
-  private keepPending(): void {
-    if (this.pending !== null) this.pending = owned(this.pending);
-  }
-
-  private stash(chunk: Buffer): void {
-    if (this.pending === null) {
-      this.pending = chunk;
-      // A pipelined request waiting behind a busy exchange is not a slow client: its clock starts later.
-      if (this.exchange === null && !this.headClock) this.startHeadClock();
-    } else {
-      this.pending = Buffer.concat([this.pending, chunk]);
-    }
-  }
-
-  /** Starts exchanges for every complete request head buffered, one at a time. */
-  private parseNext(): void {
-    if (this.parsing) return;
-    this.parsing = true;
-    try {
-      while (this.exchange === null && this.pending !== null && !this.closing) {
-        let buf = this.pending;
-        // RFC 9112 §2.2: ignore empty lines before a request line (some clients add CRLF after a body).
-        const lines = emptyLinesToSkip(buf, this.emptyLines);
-        const skip = 2 * lines;
-        if (skip > 0) {
-          this.emptyLines += lines;
-          buf = skip === buf.length ? Buffer.alloc(0) : buf.subarray(skip);
-          this.scanned = 0;
-          if (buf.length === 0) {
-            this.pending = null;
-            break;
-          }
-          this.pending = buf;
-        }
-        const maxHead = this.ctx.options.maxHeaderSize;
-        const end = findHeadEnd(buf, this.scanned);
-        if (end === -1) {
-          if (buf.length > maxHead) throw headTooLarge(buf, maxHead);
-          this.scanned = buf.length;
-          if (this.clientEnded) this.closeGracefully(); // a head cut short by FIN will never complete
-          return;
-        }
-        if (end > maxHead) throw headTooLarge(buf, maxHead);
-        const head = parseRequestHead(buf, end, this.headOptions);
-        this.pending = end === buf.length ? null : buf.subarray(end);
-        this.scanned = 0;
-        this.deadline = 0;
-        this.headClock = false;
-        this.emptyLines = 0;
-        const exchange = new Exchange(this.ctx, this, head, buf);
-        this.exchange = exchange;
-        exchange.start();
-        if (this.exchange === exchange && exchange.wantsBody && this.pending !== null) {
-          const rest = this.pending;
-          this.pending = null;
-          const used = exchange.onClientBody(rest);
-          if (used < rest.length && !this.closing) this.pending = rest.subarray(used);
-        }
-        if (this.exchange === exchange && exchange.wantsBody) {
-          this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
-        }
-      }
-      if (this.exchange === null && !this.closing) {
-        if (this.clientEnded) this.closeGracefully(); // nothing more will come
-        else if (this.pending === null && !this.headClock) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
-      }
-    } catch (err) {
-      if (!(err instanceof FramingError)) throw err;
-      this.reject(err);
-    } finally {
-      this.parsing = false;
-    }
-  }
-
-  /** A request we will not frame: answer, close, and never look at the rest of the stream. */
-  private reject(err: FramingError): void {
-    this.pending = null;
-    this.socket.write(errorResponse(err.status, err.message, true));
-    this.closeGracefully();
-  }
-
   get closesAfterExchange(): boolean {
     // After a FIN, the last response closes the connection unless pipelined requests are still buffered.
-    return this.shuttingDown || (this.clientEnded && this.pending === null);
+    return this.shuttingDown || (this.clientEnded && this.framer.pendingBytes === 0);
   }
 
-  handleEnd(): void {
-    this.clientEnded = true;
-    const exchange = this.exchange;
-    if (exchange !== null) {
-      // A body cut short can never complete: give up on the exchange. Otherwise answer, then close.
-      if (exchange.wantsBody) this.socket.destroy();
-      return;
-    }
-    this.parseNext();
+  /** Queues bytes for the client; false when its socket buffer is full (the caller waits for onClientDrain). */
+  send(data: Buffer): boolean {
+    return this.socket.write(data);
+  }
+
+  /** Two buffers in one writev (a head and a large body: cheaper than copying the body behind the head). */
+  sendPair(first: Buffer, second: Buffer): boolean {
+    const socket = this.socket;
+    socket.cork();
+    socket.write(first);
+    const ok = socket.write(second);
+    socket.uncork();
+    return ok;
+  }
+
+  pauseForNode(): void {
+    if (this.pausedForNode) return;
+    this.pausedForNode = true;
+    this.updateReading();
+  }
+
+  resumeForNode(): void {
+    if (!this.pausedForNode) return;
+    this.pausedForNode = false;
+    this.updateReading();
+  }
+
+  /** Too late for a clean answer: the client must see that the response was cut short. */
+  cut(): void {
+    this.socket.destroy();
   }
 
   exchangeDone(closeAfter: boolean): void {
     this.exchange = null;
+    const paused = this.pausedForNode || this.pausedForPipeline;
+    this.pausedForNode = false;
+    this.pausedForPipeline = false;
     if (closeAfter || this.closing || this.shuttingDown) {
       this.closeGracefully();
       return;
     }
-    if (this.pausedForPipeline) {
-      this.pausedForPipeline = false;
-      this.socket.resume();
-    }
-    if (this.pending === null) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+    if (paused) this.socket.resume();
+    if (this.framer.pendingBytes === 0) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
     else this.startHeadClock(); // a pipelined request: its head clock starts now
-    this.parseNext();
+    this.framer.next();
+    this.afterFraming();
   }
 
-  private startHeadClock(): void {
-    this.headClock = true;
-    this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
+  // --- RequestSink: what the framer found in the client's bytes.
+
+  onRequestHead(head: RequestHead, buf: Buffer): void {
+    this.deadline = 0;
+    this.headClock = false;
+    const exchange = new Exchange(this.ctx, this, head, buf);
+    this.exchange = exchange;
+    exchange.start();
+    // The body is read under the idle timeout; once complete, the exchange's own deadlines govern.
+    if (this.exchange === exchange && this.framer.inBody) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
   }
 
-  /** Ends our side after the last answer is flushed; a client that never closes is cut after a linger. */
-  private closeGracefully(): void {
+  onRequestBody(chunk: Buffer, complete: boolean): void {
+    const exchange = this.exchange;
+    if (exchange === null) return;
+    this.deadline = complete ? 0 : this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+    exchange.onClientBody(chunk, complete);
+  }
+
+  /** A request we will not frame: answer, close, and never look at the rest of the stream. */
+  onRequestError(err: FramingError, inBody: boolean): void {
+    const exchange = this.exchange;
+    if (inBody && exchange !== null) exchange.rejectBody(err);
+    else {
+      this.socket.write(errorResponse(err.status, err.message, true));
+      this.closeGracefully();
+    }
+  }
+
+  // --- Socket events.
+
+  /** `chunk` may be a view of the read arena: the framer copies whatever it keeps. */
+  handleData(chunk: Buffer): void {
     if (this.closing) return;
-    this.closing = true;
-    this.pending = null;
-    this.socket.end();
-    this.socket.resume(); // read and drop whatever the client still sends until it closes
-    this.deadline = this.ctx.deadlines.now + CLOSE_LINGER_MS;
+    const idle = this.exchange === null;
+    // The first byte of a head starts its clock (unless it runs already); a pipelined request waiting
+    // behind a busy exchange is not a slow client: its clock starts when its turn comes.
+    if (idle && !this.headClock && this.framer.pendingBytes === 0) this.startHeadClock();
+    this.framer.push(chunk);
+    if (this.exchange === null) {
+      // An exchange that ended during this read leaves the start of the next head: its clock starts now.
+      if (!idle && !this.headClock && this.framer.pendingBytes > 0 && !this.closing) this.startHeadClock();
+      this.afterFraming();
+    } else if (!this.framer.inBody && this.framer.pendingBytes > MAX_PIPELINE_BUFFER && !this.pausedForPipeline) {
+      this.pausedForPipeline = true;
+      this.updateReading();
+    }
   }
 
-  private shuttingDown = false;
+  /** No exchange runs after framing what was there: wait for the next head, or close if none can come. */
+  private afterFraming(): void {
+    if (this.exchange !== null || this.closing) return;
+    if (this.clientEnded) this.closeGracefully(); // a head cut short by FIN will never complete
+    else if (this.framer.pendingBytes === 0 && !this.headClock) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
+  }
 
-  /** Graceful shutdown: close now if idle, else after the current exchange. */
-  shutdown(): void {
-    this.shuttingDown = true;
-    if (this.exchange === null) this.closeGracefully();
+  handleDrain(): void {
+    this.exchange?.onClientDrain();
+  }
+
+  handleEnd(): void {
+    this.clientEnded = true;
+    if (this.exchange !== null) {
+      // A body cut short can never complete: give up on the exchange. Otherwise answer, then close.
+      if (this.framer.inBody) this.socket.destroy();
+      return;
+    }
+    this.afterFraming();
+  }
+
+  handleClose(): void {
+    this.ctx.deadlines.delete(this);
+    this.closing = true;
+    this.framer.stop();
+    const exchange = this.exchange;
+    this.exchange = null;
+    exchange?.clientGone();
+    this.onClosed.delete(this);
   }
 
   onDeadline(): void {
-    if (this.closing) {
+    if (this.closing || this.exchange !== null) {
+      // Lingered long enough; or stalled mid-request (client stopped sending its body) or mid-response
+      // (client stopped reading).
       this.socket.destroy();
       return;
     }
-    if (this.exchange !== null) {
-      // Stalled mid-request (client stopped sending its body) or mid-response (client stopped reading).
-      this.socket.destroy();
-      return;
-    }
-    if (this.pending !== null) {
+    if (this.framer.pendingBytes > 0) {
       this.socket.write(errorResponse(408, 'request head not received in time', true));
       this.closeGracefully();
       return;
@@ -249,17 +222,37 @@ export class ClientConnection implements ClientSide, Timed {
     this.socket.destroy(); // idle keep-alive connection
   }
 
-  handleClose(): void {
-    this.ctx.deadlines.delete(this);
-    this.closing = true;
-    const exchange = this.exchange;
-    this.exchange = null;
-    exchange?.clientGone();
-    this.onClosed.delete(this);
+  // --- Engine: shutdown.
+
+  /** Graceful shutdown: close now if idle, else after the current exchange. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    if (this.exchange === null) this.closeGracefully();
   }
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  private startHeadClock(): void {
+    this.headClock = true;
+    this.deadline = this.ctx.deadlines.now + this.ctx.options.headerTimeout;
+  }
+
+  private updateReading(): void {
+    if (this.closing) return;
+    if (this.pausedForNode || this.pausedForPipeline) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** Ends our side after the last answer is flushed; a client that never closes is cut after a linger. */
+  private closeGracefully(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.framer.stop();
+    this.socket.end();
+    this.socket.resume(); // read and drop whatever the client still sends until it closes
+    this.deadline = this.ctx.deadlines.now + CLOSE_LINGER_MS;
   }
 }
 
@@ -275,7 +268,7 @@ function onArenaRead(this: net.Socket, n: number, buf: Uint8Array): boolean {
   return true;
 }
 function onDrain(this: OwnedSocket): void {
-  this[CONNECTION].onDrain();
+  this[CONNECTION].handleDrain();
 }
 function onEnd(this: OwnedSocket): void {
   this[CONNECTION].handleEnd();

@@ -27,10 +27,6 @@ export class Deadlines {
     this.items.delete(item);
   }
 
-  get size(): number {
-    return this.items.size;
-  }
-
   private sweep(): void {
     const now = (this.now = Date.now());
     for (const item of this.items) {

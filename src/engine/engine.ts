@@ -27,22 +27,15 @@ export class Engine {
     endpoints: readonly NodeEndpoint[],
   ) {
     const deadlines = new Deadlines();
-    this.ctx = { options, dispatcher, deadlines, pools: [] };
-    this.setEndpoints(endpoints);
+    this.ctx = {
+      options,
+      dispatcher,
+      deadlines,
+      pools: endpoints.map((ep) => new NodePool(ep, deadlines, options.connectTimeout, options.upstreamIdleTimeout, options.maxIdlePerNode)),
+    };
     this.headOptions = { hashHeader: options.hashHeader === undefined ? undefined : Buffer.from(options.hashHeader.toLowerCase(), 'latin1') };
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
-  }
-
-  /** Replaces the node list (membership change); connections to removed nodes are closed when idle. */
-  setEndpoints(endpoints: readonly NodeEndpoint[]): void {
-    const o = this.options;
-    const old = this.ctx.pools;
-    this.ctx.pools = endpoints.map((ep) => {
-      const existing = old.find((p) => p.endpoint.id === ep.id);
-      return existing ?? new NodePool(ep, this.ctx.deadlines, o.connectTimeout, o.upstreamIdleTimeout, o.maxIdlePerNode);
-    });
-    for (const pool of old) if (!this.ctx.pools.includes(pool)) pool.closeIdle();
   }
 
   private accept(socket: net.Socket): void {
@@ -77,10 +70,6 @@ export class Engine {
         resolve(this.server.address() as net.AddressInfo);
       });
     });
-  }
-
-  get connectionCount(): number {
-    return this.connections.size;
   }
 
   /**

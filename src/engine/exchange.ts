@@ -1,11 +1,9 @@
-import type net from 'node:net';
 import { NoFallbackNodeError } from '../errors.js';
 import type { Deadlines } from './deadlines.js';
-import { ChunkedDecoder } from './http1/chunked.js';
 import { FramingError } from './http1/framing-error.js';
-import { findHeadEnd } from './http1/head-scan.js';
 import type { RequestHead } from './http1/request-head.js';
-import { BodyKind, parseResponseHead, type ResponseHead } from './http1/response-head.js';
+import { ResponseFramer, type ResponseSink } from './http1/response-framer.js';
+import { BodyKind, type ResponseHead } from './http1/response-head.js';
 import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
@@ -21,14 +19,22 @@ export interface EngineContext {
   pools: NodePool[];
 }
 
-/** The client connection as an exchange sees it. */
+/** The client connection as an exchange sees it: the exchange asks, the connection owns the socket. */
 export interface ClientSide {
-  readonly socket: net.Socket;
   readonly clientIp: string;
   /** forwardedFields(clientIp), built once per client address. */
   readonly forwardedFields: string;
   /** The connection closes after this exchange (shutdown): the response must say Connection: close. */
   readonly closesAfterExchange: boolean;
+  /** Queues bytes for the client; false when its buffer is full (the exchange then hears onClientDrain). */
+  send(data: Buffer): boolean;
+  /** Two buffers in one writev. */
+  sendPair(first: Buffer, second: Buffer): boolean;
+  /** Stop reading the client (its body waits for the node) until resumeForNode. */
+  pauseForNode(): void;
+  resumeForNode(): void;
+  /** Close the client connection at once: it sees a response cut short. */
+  cut(): void;
   /** The exchange is over; the client connection may read the next request (or must close). */
   exchangeDone(closeAfter: boolean): void;
 }
@@ -39,20 +45,13 @@ export interface ClientSide {
  */
 const COPY_WITH_HEAD = 2048;
 
-/** A response head from a node larger than this is refused (502). */
-const MAX_RESPONSE_HEAD = 64 * 1024;
-/** 1xx responses accepted before the final one. */
-const MAX_INTERIM = 16;
-
 /**
  * One request and its response: reads (and, when small enough, keeps) the request body, walks the
  * function's node ranking until a node takes the request, streams the response back. Decides what is
  * safe to retry: a request no node can have seen is always retried; one a node may have seen only if
  * it is idempotent, its body was kept, and no response byte came back.
  */
-export class Exchange implements UpstreamOwner {
-  /** The client connection routes its bytes here while this is true. */
-  wantsBody = false;
+export class Exchange implements UpstreamOwner, ResponseSink {
   status = 0;
   private readonly startedAt: number;
   private readonly headBuf: Buffer;
@@ -64,9 +63,6 @@ export class Exchange implements UpstreamOwner {
   private replayable = true;
   /** The body goes to the node as it arrives (too big to keep for a replay). */
   private streaming = false;
-  private lengthLeft = 0;
-  private requestDecoder: ChunkedDecoder | null = null;
-  private clientPausedForNode = false;
 
   // Routing.
   private readonly ranking: readonly number[];
@@ -83,22 +79,16 @@ export class Exchange implements UpstreamOwner {
   private requestSent = false;
   private responseBytes = false;
 
-  // Response.
+  // Response (of the current attempt).
+  private framer: ResponseFramer | null = null;
+  /** The final response head, once received. */
   private res: ResponseHead | null = null;
-  private resPending: Buffer | null = null;
-  private resScan = 0;
-  private resLeft = 0;
-  private resDecoder: ChunkedDecoder | null = null;
-  private dechunk = false;
   /** The response head, held back to go out in one write with the first body bytes. */
   private headOut: Buffer | null = null;
   /** Free bytes reserved behind a rebuilt headOut. */
   private headRoom = 0;
-  private interimCount = 0;
   private responseStarted = false;
   private closeAfter = false;
-  private nodeOverran = false;
-  private nodePausedForClient = false;
   private finished = false;
   private cut = false;
 
@@ -114,7 +104,7 @@ export class Exchange implements UpstreamOwner {
     this.ranking = ctx.dispatcher.ranking(head);
   }
 
-  /** Begins the exchange. The caller then feeds any bytes that followed the head to onClientBody. */
+  /** Begins the exchange; its body (if any) then arrives through onClientBody. */
   start(): void {
     const head = this.head;
     const hasBody = head.chunked || head.contentLength > 0;
@@ -123,52 +113,30 @@ export class Exchange implements UpstreamOwner {
       this.dispatch();
       return;
     }
-    this.wantsBody = true;
-    if (head.expectContinue && head.version === 11) this.client.socket.write(CONTINUE_100);
-    if (head.chunked) this.requestDecoder = new ChunkedDecoder(this.ctx.options.maxHeaderSize);
-    else this.lengthLeft = head.contentLength;
+    if (head.expectContinue && head.version === 11) this.client.send(CONTINUE_100);
     if (!head.chunked && head.contentLength > this.ctx.options.maxReplayBody) this.startStreaming();
   }
 
-  /** Request body bytes from the client; returns how many belonged to this request. */
-  onClientBody(chunk: Buffer): number {
-    let used: number;
-    if (this.requestDecoder !== null) {
-      try {
-        used = this.requestDecoder.feed(chunk, 0, chunk.length);
-      } catch (err) {
-        this.rejectBody(err as FramingError);
-        return chunk.length;
-      }
-      if (this.requestDecoder.done) this.bodyComplete = true;
+  /** Request body bytes, as framed (a view of the read arena); `complete`: the body's last bytes. */
+  onClientBody(piece: Buffer, complete: boolean): void {
+    if (complete) this.bodyComplete = true;
+    const conn = this.conn;
+    if (this.streaming && this.requestSent && conn !== null) {
+      if (this.res === null) conn.expectBy(this.waitDeadline());
+      if (!conn.send(owned(piece))) this.client.pauseForNode();
     } else {
-      used = chunk.length < this.lengthLeft ? chunk.length : this.lengthLeft;
-      this.lengthLeft -= used;
-      if (this.lengthLeft === 0) this.bodyComplete = true;
-    }
-    if (this.bodyComplete) this.wantsBody = false;
-    const piece = used === chunk.length ? chunk : chunk.subarray(0, used);
-    if (this.streaming && this.requestSent && this.conn !== null) {
-      if (this.res === null) this.conn.deadline = this.waitDeadline();
-      if (used > 0 && !this.conn.socket.write(owned(piece))) {
-        this.client.socket.pause();
-        this.clientPausedForNode = true;
-      }
-    } else if (used > 0) {
       this.body.push(owned(piece));
-      this.bodyBytes += used;
+      this.bodyBytes += piece.length;
       if (!this.streaming && this.bodyBytes > this.ctx.options.maxReplayBody) this.startStreaming();
     }
     if (this.bodyComplete && !this.dispatched) this.dispatch();
-    return used;
   }
 
   /** The body is too big to keep: send it through as it comes; no replay once bytes went out. */
   private startStreaming(): void {
     this.streaming = true;
     this.replayable = false;
-    this.client.socket.pause(); // until a node is connected
-    this.clientPausedForNode = true;
+    this.client.pauseForNode(); // until a node is connected
     this.dispatch();
   }
 
@@ -197,6 +165,7 @@ export class Exchange implements UpstreamOwner {
     this.attempts++;
     this.requestSent = false;
     this.responseBytes = false;
+    this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10);
     const conn = this.ctx.pools[index].acquire(this, fresh);
     this.conn = conn;
     if (conn.connected) this.send(conn);
@@ -227,25 +196,23 @@ export class Exchange implements UpstreamOwner {
       clientIp: this.client.clientIp,
       forwardedFields: this.client.forwardedFields,
     });
-    conn.deadline = this.waitDeadline();
-    const socket = conn.socket;
+    conn.expectBy(this.waitDeadline());
     this.requestSent = true;
     const body = this.body;
     if (body.length === 0) {
-      socket.write(head);
+      conn.send(head);
     } else if (this.bodyBytes <= COPY_WITH_HEAD) {
       body.unshift(head);
-      socket.write(Buffer.concat(body, head.length + this.bodyBytes));
+      conn.send(Buffer.concat(body, head.length + this.bodyBytes));
       body.shift();
     } else {
-      socket.cork();
-      socket.write(head);
-      for (let i = 0; i < body.length; i++) socket.write(body[i]);
-      socket.uncork();
+      body.unshift(head);
+      conn.sendAll(body);
+      body.shift();
     }
     if (this.streaming) {
       this.body = [];
-      this.resumeClient();
+      this.client.resumeForNode();
     }
   }
 
@@ -256,87 +223,53 @@ export class Exchange implements UpstreamOwner {
   }
 
   onUpstreamDrain(): void {
-    if (this.requestSent) this.resumeClient();
-  }
-
-  /** Lets the client's bytes flow again after we paused it for the node (connecting, or backpressure). */
-  private resumeClient(): void {
-    if (this.clientPausedForNode) {
-      this.clientPausedForNode = false;
-      this.client.socket.resume();
-    }
+    if (this.requestSent) this.client.resumeForNode();
   }
 
   onUpstreamData(chunk: Buffer): void {
     this.responseBytes = true;
-    const conn = this.conn!;
-    conn.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
-    if (this.res === null) this.readResponseHead(chunk);
-    else this.forwardBody(chunk, 0);
-  }
-
-  private readResponseHead(chunk: Buffer): void {
-    let buf = this.resPending === null ? chunk : Buffer.concat([this.resPending, chunk]);
-    let res: ResponseHead;
-    let end: number;
+    this.conn!.expectBy(this.ctx.deadlines.now + this.ctx.options.idleTimeout);
     try {
-      for (;;) {
-        end = findHeadEnd(buf, this.resScan);
-        if (end === -1) {
-          if (buf.length > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
-          this.resPending = owned(buf);
-          this.resScan = buf.length;
-          return;
-        }
-        if (end > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
-        res = parseResponseHead(buf, end, this.head.method === 'HEAD');
-        this.resScan = 0;
-        if (res.status >= 200) break;
-        if (++this.interimCount > MAX_INTERIM) throw new FramingError(502, 'too many interim responses from node');
-        // Interim response: 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients.
-        // Hop-by-hop fields go, as in a final response.
-        if (res.status !== 100 && this.head.version === 11) this.client.socket.write(owned(clientResponseHead(buf, res, false, '')));
-        buf = buf.subarray(end);
-        this.resPending = null;
-        if (buf.length === 0) return;
-      }
+      this.framer!.push(chunk);
     } catch (err) {
-      this.resPending = null;
       this.nodeBroke(err instanceof FramingError ? err.message : 'bad response from node');
       return;
     }
-    this.resPending = null;
+    this.flushHead(); // a head whose body bytes have not come yet goes out alone
+  }
+
+  // --- ResponseSink: what the response framer found in the node's bytes.
+
+  onInterimHead(res: ResponseHead, buf: Buffer): void {
+    // 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients. Hop-by-hop
+    // fields go, as in a final response.
+    if (res.status !== 100 && this.head.version === 11) this.client.send(owned(clientResponseHead(buf, res, false, '')));
+  }
+
+  onResponseHead(res: ResponseHead, buf: Buffer): void {
     this.res = res;
     this.status = res.status;
-
     const head = this.head;
     let closeAfter = !head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
-    switch (res.bodyKind) {
-      case BodyKind.Length:
-        this.resLeft = res.contentLength;
-        break;
-      case BodyKind.Chunked:
-        if (head.version === 10) {
-          this.dechunk = true;
-          closeAfter = true;
-        }
-        this.resDecoder = new ChunkedDecoder(MAX_RESPONSE_HEAD, this.dechunk);
-        break;
-      case BodyKind.Close:
-        closeAfter = true;
-        break;
-    }
+    // RFC 9112 §6.1: never send Transfer-Encoding to an HTTP/1.0 client (the framer de-chunks for it).
+    if (res.bodyKind === BodyKind.Close || (res.bodyKind === BodyKind.Chunked && head.version === 10)) closeAfter = true;
     this.closeAfter = closeAfter;
     const extra = closeAfter ? 'Connection: close\r\n' : head.version === 10 ? 'Connection: keep-alive\r\n' : '';
     this.responseStarted = true;
     // The head goes out with the first body bytes (see write), so a small response is one syscall.
-    // RFC 9112 §6.1: never send Transfer-Encoding to an HTTP/1.0 client (bodies are de-chunked for it).
+    const end = res.headEnd;
     const room = buf.length - end < COPY_WITH_HEAD ? buf.length - end : COPY_WITH_HEAD;
     const out = clientResponseHead(buf, res, head.version === 11, extra, room);
     this.headOut = out;
     this.headRoom = out.buffer === buf.buffer ? 0 : room; // the node's own bytes have no room of ours
-    this.forwardBody(buf, end);
-    this.flushHead();
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    this.write(chunk);
+  }
+
+  onResponseEnd(overran: boolean): void {
+    this.complete(overran);
   }
 
   private flushHead(): void {
@@ -349,99 +282,43 @@ export class Exchange implements UpstreamOwner {
 
   private write(data: Buffer): void {
     const head = this.headOut;
-    const socket = this.client.socket;
+    let ok: boolean;
     if (head !== null) {
       this.headOut = null;
       if (head.buffer === data.buffer && head.byteOffset + head.length === data.byteOffset) {
         // The node's head was forwarded untouched and the body follows it in the same read: one slice.
-        data = Buffer.from(data.buffer, head.byteOffset, head.length + data.length);
+        ok = this.client.send(owned(Buffer.from(data.buffer, head.byteOffset, head.length + data.length)));
       } else if (data.length <= this.headRoom) {
         // A rebuilt head has room reserved behind it: the body joins it with one copy.
         const joined = Buffer.from(head.buffer, head.byteOffset, head.length + data.length);
         data.copy(joined, head.length);
-        data = joined;
+        ok = this.client.send(joined);
       } else if (data.length <= COPY_WITH_HEAD) {
-        data = Buffer.concat([head, data], head.length + data.length);
+        ok = this.client.send(Buffer.concat([head, data], head.length + data.length));
       } else {
         // Larger bodies: two buffers in one writev rather than copying the body behind the head.
-        socket.cork();
-        socket.write(owned(head));
-        const ok = socket.write(owned(data));
-        socket.uncork();
-        if (!ok && !this.nodePausedForClient && this.conn !== null) {
-          this.nodePausedForClient = true;
-          this.conn.socket.pause();
-        }
-        return;
+        ok = this.client.sendPair(owned(head), owned(data));
       }
+    } else {
+      // Node bytes are views of the shared read buffer: copied before they are queued.
+      ok = this.client.send(owned(data));
     }
-    // Node bytes are views of the shared read buffer: copied unless a join above already made our own.
-    if (!socket.write(owned(data)) && !this.nodePausedForClient && this.conn !== null) {
-      this.nodePausedForClient = true;
-      this.conn.socket.pause();
-    }
+    if (!ok && this.conn !== null) this.conn.pauseForClient();
   }
 
   /** The client drained its write buffer: let the node's bytes flow again. */
   onClientDrain(): void {
-    if (this.nodePausedForClient) {
-      this.nodePausedForClient = false;
-      this.conn?.socket.resume();
-    }
-  }
-
-  private forwardBody(buf: Buffer, start: number): void {
-    const res = this.res!;
-    const n = buf.length - start;
-    switch (res.bodyKind) {
-      case BodyKind.None:
-        if (n > 0) this.nodeOverran = true;
-        this.complete();
-        return;
-      case BodyKind.Length: {
-        const take = n < this.resLeft ? n : this.resLeft;
-        if (take > 0) this.write(start === 0 && take === buf.length ? buf : buf.subarray(start, start + take));
-        this.resLeft -= take;
-        if (take < n) this.nodeOverran = true;
-        if (this.resLeft === 0) this.complete();
-        return;
-      }
-      case BodyKind.Chunked: {
-        const decoder = this.resDecoder!;
-        let used: number;
-        try {
-          used = decoder.feed(buf, start, buf.length);
-        } catch (err) {
-          this.nodeBroke((err as Error).message);
-          return;
-        }
-        if (this.dechunk) {
-          const spans = decoder.spans;
-          for (let i = 0; i < spans.length; i += 2) this.write(buf.subarray(spans[i], spans[i + 1]));
-        } else if (used > start) {
-          this.write(start === 0 && used === buf.length ? buf : buf.subarray(start, used));
-        }
-        if (decoder.done) {
-          if (used < buf.length) this.nodeOverran = true;
-          this.complete();
-        }
-        return;
-      }
-      case BodyKind.Close:
-        if (n > 0) this.write(start === 0 ? buf : buf.subarray(start));
-        return;
-    }
+    this.conn?.resumeForClient();
   }
 
   /** The response is complete: the node connection goes back to the pool if it can carry another. */
-  private complete(): void {
+  private complete(overran: boolean): void {
     this.flushHead();
     const conn = this.conn;
     this.conn = null;
+    this.framer = null;
     if (conn !== null) {
-      conn.owner = null;
-      if (this.nodePausedForClient) conn.socket.resume();
-      const reusable = this.res!.reusable && this.bodyComplete && !this.nodeOverran;
+      const reusable = this.res!.reusable && this.bodyComplete && !overran;
       if (reusable) this.ctx.pools[this.node].release(conn);
       else conn.destroy();
     }
@@ -450,10 +327,8 @@ export class Exchange implements UpstreamOwner {
 
   onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void {
     if (conn !== this.conn) return;
-    if (ended && this.res !== null && this.res.bodyKind === BodyKind.Close) {
-      this.complete(); // a close-delimited body ends here
-      return;
-    }
+    if (ended && this.framer !== null && this.framer.endOfStream()) return; // a close-delimited body ended
+
     this.attemptFailed(reason, false);
   }
 
@@ -542,9 +417,7 @@ export class Exchange implements UpstreamOwner {
     this.conn = null;
     conn.destroy();
     this.res = null;
-    this.resPending = null;
-    this.resScan = 0;
-    this.nodePausedForClient = false;
+    this.framer = null;
     return conn;
   }
 
@@ -553,16 +426,14 @@ export class Exchange implements UpstreamOwner {
     if (this.conn !== null) this.dropConn();
     this.status = status;
     const close = !this.head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
-    this.resumeClient();
-    this.wantsBody = false;
-    this.client.socket.write(errorResponse(status, message, close));
+    this.client.resumeForNode();
+    this.client.send(errorResponse(status, message, close));
     this.finish(close);
   }
 
   /** The request body itself is malformed (chunked framing). */
-  private rejectBody(err: FramingError): void {
+  rejectBody(err: FramingError): void {
     this.lastFailure = err.message;
-    this.wantsBody = false;
     this.bodyComplete = false;
     if (this.responseStarted) {
       this.dropConn();
@@ -575,7 +446,7 @@ export class Exchange implements UpstreamOwner {
   /** Too late for a clean error: cut the client connection so it sees the response was incomplete. */
   private abortClient(): void {
     this.cut = true;
-    this.client.socket.destroy();
+    this.client.cut();
     this.finish(true);
   }
 
@@ -591,8 +462,7 @@ export class Exchange implements UpstreamOwner {
   private finish(closeAfter: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    this.wantsBody = false;
-    this.resumeClient();
+    this.client.resumeForNode();
     this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, this.startedAt === 0 ? 0 : performance.now() - this.startedAt, this.cut);
     this.client.exchangeDone(closeAfter);
   }

@@ -21,7 +21,10 @@ export interface UpstreamOwner {
  * current owner, so handing it from exchange to exchange allocates nothing.
  */
 export class UpstreamConn implements Timed {
-  readonly socket: net.Socket;
+  // State. Invariants: `owner` is the exchange this connection serves, null while idle in the pool (or
+  // destroyed); `gone` is final; `deadline` (0 = none) is the connect timeout until `connected`, then
+  // whatever the owner expects next, then the pool's idle timeout.
+  private readonly socket: net.Socket;
   owner: UpstreamOwner | null = null;
   connected = false;
   /** Has carried a request before: a failure may be the keep-alive race, not the node. */
@@ -29,6 +32,8 @@ export class UpstreamConn implements Timed {
   /** The node sent FIN or the socket closed: never hand it out again. */
   gone = false;
   deadline = 0;
+  /** Reading is paused because the owner's client cannot take more bytes yet. */
+  private pausedForClient = false;
   private error: string | undefined;
 
   /** The node reset the connection (RST): its kernel threw away whatever its process had not read. */
@@ -93,6 +98,44 @@ export class UpstreamConn implements Timed {
     else this.destroy(); // idle too long in the pool
   }
 
+  /** The owner expects the node's next bytes by this time (coarse clock, ms); past it, onUpstreamDeadline. */
+  expectBy(deadline: number): void {
+    this.deadline = deadline;
+  }
+
+  /** Queues bytes for the node; false when its socket buffer is full (the owner hears onUpstreamDrain). */
+  send(data: Buffer): boolean {
+    return this.socket.write(data);
+  }
+
+  /** Several buffers in one writev. */
+  sendAll(parts: readonly Buffer[]): boolean {
+    const socket = this.socket;
+    socket.cork();
+    let ok = true;
+    for (let i = 0; i < parts.length; i++) ok = socket.write(parts[i]);
+    socket.uncork();
+    return ok;
+  }
+
+  /** Stop reading from the node until resumeForClient (the client is not reading fast enough). */
+  pauseForClient(): void {
+    if (this.pausedForClient) return;
+    this.pausedForClient = true;
+    this.socket.pause();
+  }
+
+  resumeForClient(): void {
+    if (!this.pausedForClient) return;
+    this.pausedForClient = false;
+    this.socket.resume();
+  }
+
+  /** Usable for another request: not gone, socket open. */
+  get alive(): boolean {
+    return !this.gone && !this.socket.destroyed;
+  }
+
   destroy(): void {
     this.owner = null;
     this.socket.destroy();
@@ -122,7 +165,7 @@ export class NodePool {
     if (!fresh) {
       let conn: UpstreamConn | undefined;
       while ((conn = this.idle.pop()) !== undefined) {
-        if (!conn.gone && !conn.socket.destroyed) {
+        if (conn.alive) {
           conn.owner = owner;
           conn.deadline = 0;
           conn.reused = true;
@@ -133,8 +176,10 @@ export class NodePool {
     return new UpstreamConn(this, owner);
   }
 
+  /** Takes a connection back after a complete response; it is kept if the pool has room. */
   release(conn: UpstreamConn): void {
     conn.owner = null;
+    conn.resumeForClient();
     if (conn.gone || this.idle.length >= this.maxIdle) {
       conn.destroy();
       return;
@@ -158,7 +203,4 @@ export class NodePool {
     for (const conn of this.idle.splice(0)) conn.destroy();
   }
 
-  get idleCount(): number {
-    return this.idle.length;
-  }
 }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 import { checkRequests, checkResponse, describe as describeVerdict, EXCEPTIONS, KEEP_ALIVE_EXCEPTIONS, type Verdict } from '../../fuzz/differential.js';
-import { everyByte, frameRequests } from '../../fuzz/framer.js';
+import { everyByte, frameRequests } from '../../fuzz/engine-framing.js';
 import { requestInput, responseInput } from '../../fuzz/generators.js';
 import { llhttpParse } from '../../fuzz/llhttp.js';
 

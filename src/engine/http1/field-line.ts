@@ -1,5 +1,6 @@
 import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TOKEN } from './chars.js';
 import { FramingError } from './framing-error.js';
+import { type Known, knownField } from './known-fields.js';
 
 /** Positions of the field line last scanned; one shared scratch object, so scanning allocates nothing. */
 export const field = { nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
@@ -35,4 +36,31 @@ export function keepLine(keep: number[], start: number, end: number): void {
   const n = keep.length;
   if (n > 0 && keep[n - 1] === start) keep[n - 1] = end;
   else keep.push(start, end);
+}
+
+/** What a head parser does with each field line (requests and responses differ only here). */
+export interface FieldVisitor {
+  /**
+   * One valid field line [lineStart, lineEnd): the name is [lineStart, nameEnd), the value without
+   * surrounding whitespace [valueStart, valueEnd). Returns whether the line is forwarded. Throws
+   * FramingError to refuse the message.
+   */
+  field(buf: Buffer, known: Known, lineStart: number, nameEnd: number, valueStart: number, valueEnd: number, lineEnd: number): boolean;
+}
+
+/**
+ * Reads the field lines of a head, buf[start, headEnd) where headEnd is just past the final empty
+ * line: each is validated (scanFieldLine, `status` for a bad one), classified, shown to `visitor`,
+ * and appended to `keep` when the visitor forwards it.
+ */
+export function readFields(buf: Buffer, start: number, headEnd: number, status: number, visitor: FieldVisitor, keep: number[]): void {
+  const end = headEnd - 2;
+  let i = start;
+  while (i < end) {
+    const lineStart = i;
+    scanFieldLine(buf, i, status);
+    const nameEnd = field.nameEnd;
+    i = field.next;
+    if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i)) keepLine(keep, lineStart, i);
+  }
 }

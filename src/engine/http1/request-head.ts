@@ -1,8 +1,8 @@
 import { CR, HEX, HTAB, LF, LOWER, REG_NAME, SP, TARGET, TOKEN, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
-import { field, keepLine, scanFieldLine } from './field-line.js';
-import { Known, knownField } from './known-fields.js';
+import { type FieldVisitor, readFields } from './field-line.js';
+import { Known } from './known-fields.js';
 
 /**
  * A parsed, validated request head. Only what routing and framing need is decoded;
@@ -97,31 +97,58 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     idempotent: IDEMPOTENT.has(method),
     keep: [],
   };
-  let sawTransferEncoding = false;
-  let sawHost = false;
-  let connectionTokens: string[] | undefined;
-  let close = false;
-  let keepAliveToken = false;
-  const keep = head.keep;
-  const end = headEnd - 2; // the final empty line
-  i = lineEnd;
-  while (i < end) {
-    const lineStart = i;
-    scanFieldLine(buf, i, 400);
-    const nameEnd = field.nameEnd;
-    const valueStart = field.valueStart;
-    const valueEnd = field.valueEnd;
-    i = field.next;
+  const fields = REQUEST_FIELDS;
+  fields.begin(head, authority, opts.hashHeader);
+  readFields(buf, lineEnd, headEnd, 400, fields, head.keep);
 
+  if (fields.sawTransferEncoding) {
+    if (version === 10) throw new FramingError(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    if (head.contentLength !== -1) throw new FramingError(400, 'both Content-Length and Transfer-Encoding');
+  }
+  if (version === 11 && !fields.sawHost) throw new FramingError(400, 'missing Host header');
+  if (authority !== undefined) {
+    head.host = authority;
+    head.hostFromTarget = true;
+  }
+  head.keepAlive = !fields.close && (version === 11 || fields.keepAliveToken);
+  if (fields.connectionTokens !== undefined) head.keep = withoutListedHeaders(buf, head.keep, fields.connectionTokens);
+  return head;
+}
+
+/** The request's field lines: framing fields decoded and checked, hop-by-hop ones and ours dropped. */
+class RequestFields implements FieldVisitor {
+  private head!: RequestHead;
+  private authority: string | undefined;
+  private hashHeader: Uint8Array | undefined;
+  sawTransferEncoding = false;
+  sawHost = false;
+  connectionTokens: string[] | undefined;
+  close = false;
+  keepAliveToken = false;
+
+  /** One parser at a time (parsing is synchronous): a single instance, reset per head. */
+  begin(head: RequestHead, authority: string | undefined, hashHeader: Uint8Array | undefined): void {
+    this.head = head;
+    this.authority = authority;
+    this.hashHeader = hashHeader;
+    this.sawTransferEncoding = false;
+    this.sawHost = false;
+    this.connectionTokens = undefined;
+    this.close = false;
+    this.keepAliveToken = false;
+  }
+
+  field(buf: Buffer, known: Known, lineStart: number, nameEnd: number, valueStart: number, valueEnd: number): boolean {
+    const head = this.head;
     let forward = true;
-    switch (knownField(buf, lineStart, nameEnd)) {
+    switch (known) {
       case Known.ContentLength:
         if (head.contentLength !== -1) throw new FramingError(400, 'duplicate Content-Length');
         head.contentLength = parseLength(buf, valueStart, valueEnd);
         break;
       case Known.TransferEncoding:
-        if (sawTransferEncoding) throw new FramingError(400, 'duplicate Transfer-Encoding');
-        sawTransferEncoding = true;
+        if (this.sawTransferEncoding) throw new FramingError(400, 'duplicate Transfer-Encoding');
+        this.sawTransferEncoding = true;
         head.chunked = checkTransferEncoding(buf, valueStart, valueEnd);
         // Forwarded as "Transfer-Encoding: chunked" (rewrite.ts): the spellings RFC 9110 allows ("Chunked",
         // "chunked,", "chunked\t") are not framed alike by every node parser.
@@ -130,17 +157,17 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
       case Known.Connection:
         forward = false;
         for (const token of splitTokens(buf, valueStart, valueEnd)) {
-          if (token === 'close') close = true;
-          else if (token === 'keep-alive') keepAliveToken = true;
-          else (connectionTokens ??= []).push(token);
+          if (token === 'close') this.close = true;
+          else if (token === 'keep-alive') this.keepAliveToken = true;
+          else (this.connectionTokens ??= []).push(token);
         }
         break;
       case Known.Host:
-        if (sawHost) throw new FramingError(400, 'duplicate Host');
-        sawHost = true;
+        if (this.sawHost) throw new FramingError(400, 'duplicate Host');
+        this.sawHost = true;
         if (!isValidHost(buf, valueStart, valueEnd)) throw new FramingError(400, 'invalid Host');
         // RFC 9112 §3.2.2: with an absolute-form target, the target's authority replaces the Host.
-        if (authority !== undefined) forward = false;
+        if (this.authority !== undefined) forward = false;
         else head.host = buf.toString('latin1', valueStart, valueEnd);
         break;
       case Known.Expect:
@@ -171,26 +198,15 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
         forward = false; // hop-by-hop, or set by us
         break;
     }
-    const hashHeader = opts.hashHeader;
+    const hashHeader = this.hashHeader;
     if (hashHeader !== undefined && head.hashValue === undefined && equalsLower(buf, lineStart, nameEnd, hashHeader)) {
       head.hashValue = buf.toString('latin1', valueStart, valueEnd);
     }
-    if (forward) keepLine(keep, lineStart, i);
+    return forward;
   }
-
-  if (sawTransferEncoding) {
-    if (version === 10) throw new FramingError(400, 'Transfer-Encoding in an HTTP/1.0 request');
-    if (head.contentLength !== -1) throw new FramingError(400, 'both Content-Length and Transfer-Encoding');
-  }
-  if (version === 11 && !sawHost) throw new FramingError(400, 'missing Host header');
-  if (authority !== undefined) {
-    head.host = authority;
-    head.hostFromTarget = true;
-  }
-  head.keepAlive = !close && (version === 11 || keepAliveToken);
-  if (connectionTokens !== undefined) head.keep = withoutListedHeaders(buf, head.keep, connectionTokens);
-  return head;
 }
+
+const REQUEST_FIELDS = new RequestFields();
 
 function methodName(buf: Buffer, end: number): string {
   // The common methods without allocating a new string.

@@ -1,8 +1,8 @@
 import { CR, FIELD_VALUE, HTAB, LF, SP } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
-import { field, keepLine, scanFieldLine } from './field-line.js';
-import { Known, knownField } from './known-fields.js';
+import { type FieldVisitor, readFields } from './field-line.js';
+import { Known } from './known-fields.js';
 import { parseLength, splitTokens } from './request-head.js';
 
 /** How the body of a response is delimited (RFC 9112 §6.3). */
@@ -55,65 +55,11 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   const lineEnd = i + 2;
   const version = minor === 0x31 ? 11 : 10;
 
-  let contentLength = -1;
-  let sawTransferEncoding = false;
-  let chunkedLast = false;
-  let closeToken = false;
-  let keepAliveToken = false;
-  let listed: string[] | undefined;
-  let transferEncoding: [number, number] | undefined;
+  const fields = RESPONSE_FIELDS;
+  fields.begin();
   const keep: number[] = [];
-  const end = headEnd - 2;
-  i = lineEnd;
-  while (i < end) {
-    const lineStart = i;
-    scanFieldLine(buf, i, 502);
-    const nameEnd = field.nameEnd;
-    const valueStart = field.valueStart;
-    const valueEnd = field.valueEnd;
-    i = field.next;
-
-    let forward = true;
-    switch (knownField(buf, lineStart, nameEnd)) {
-      case Known.ContentLength: {
-        const n = parseLengthFromNode(buf, valueStart, valueEnd);
-        if (contentLength !== -1 && contentLength !== n) throw new FramingError(502, 'conflicting Content-Length from node');
-        if (contentLength !== -1) forward = false; // an identical duplicate is folded into one
-        contentLength = n;
-        break;
-      }
-      case Known.TransferEncoding: {
-        if (sawTransferEncoding) throw new FramingError(502, 'duplicate Transfer-Encoding from node');
-        sawTransferEncoding = true;
-        // Spellings RFC 9110 §5.6.1 allows but common parsers (llhttp) frame differently: the client would not
-        // see the body end where we do.
-        if (hasTabOrEmptyElement(buf, valueStart, i - 2)) throw new FramingError(502, 'ambiguous Transfer-Encoding from node');
-        const codings = splitTokensFromNode(buf, valueStart, valueEnd);
-        // RFC 9112 §6.1: chunked is never applied twice; llhttp frames "chunked, chunked" as chunked, we would not.
-        if (codings.indexOf('chunked') !== codings.lastIndexOf('chunked')) throw new FramingError(502, 'chunked applied twice by node');
-        chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
-        forward = false;
-        transferEncoding = [lineStart, i];
-        break;
-      }
-      case Known.Connection:
-        forward = false;
-        for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
-          if (token === 'close') closeToken = true;
-          else if (token === 'keep-alive') keepAliveToken = true;
-          else (listed ??= []).push(token);
-        }
-        break;
-      case Known.KeepAlive:
-      case Known.ProxyConnection:
-      case Known.Upgrade:
-      case Known.Trailer:
-      case Known.TE:
-        forward = false; // hop-by-hop
-        break;
-    }
-    if (forward) keepLine(keep, lineStart, i);
-  }
+  readFields(buf, lineEnd, headEnd, 502, fields, keep);
+  const { contentLength, sawTransferEncoding, chunkedLast, closeToken, keepAliveToken, listed, transferEncoding } = fields;
   // RFC 9112 §9.3: "close" always wins; HTTP/1.0 persists only with "keep-alive".
   const close = closeToken || (version === 10 && !keepAliveToken);
   if (sawTransferEncoding && contentLength !== -1) throw new FramingError(502, 'both Content-Length and Transfer-Encoding from node');
@@ -146,6 +92,71 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   if (listed !== undefined) head.keep = withoutListedHeaders(buf, head.keep, listed);
   return head;
 }
+
+/** The response's field lines: framing fields decoded and checked, hop-by-hop ones dropped. */
+class ResponseFields implements FieldVisitor {
+  contentLength = -1;
+  sawTransferEncoding = false;
+  chunkedLast = false;
+  closeToken = false;
+  keepAliveToken = false;
+  listed: string[] | undefined;
+  /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
+  transferEncoding: [number, number] | undefined;
+
+  /** One parser at a time (parsing is synchronous): a single instance, reset per head. */
+  begin(): void {
+    this.contentLength = -1;
+    this.sawTransferEncoding = false;
+    this.chunkedLast = false;
+    this.closeToken = false;
+    this.keepAliveToken = false;
+    this.listed = undefined;
+    this.transferEncoding = undefined;
+  }
+
+  field(buf: Buffer, known: Known, lineStart: number, _nameEnd: number, valueStart: number, valueEnd: number, lineEnd: number): boolean {
+    switch (known) {
+      case Known.ContentLength: {
+        const n = parseLengthFromNode(buf, valueStart, valueEnd);
+        const seen = this.contentLength;
+        if (seen !== -1 && seen !== n) throw new FramingError(502, 'conflicting Content-Length from node');
+        this.contentLength = n;
+        return seen === -1; // an identical duplicate is folded into one
+      }
+      case Known.TransferEncoding: {
+        if (this.sawTransferEncoding) throw new FramingError(502, 'duplicate Transfer-Encoding from node');
+        this.sawTransferEncoding = true;
+        // Spellings RFC 9110 §5.6.1 allows but common parsers (llhttp) frame differently: the client would not
+        // see the body end where we do.
+        if (hasTabOrEmptyElement(buf, valueStart, lineEnd - 2)) throw new FramingError(502, 'ambiguous Transfer-Encoding from node');
+        const codings = splitTokensFromNode(buf, valueStart, valueEnd);
+        // RFC 9112 §6.1: chunked is never applied twice; llhttp frames "chunked, chunked" as chunked, we would not.
+        if (codings.indexOf('chunked') !== codings.lastIndexOf('chunked')) throw new FramingError(502, 'chunked applied twice by node');
+        this.chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
+        this.transferEncoding = [lineStart, lineEnd];
+        return false;
+      }
+      case Known.Connection:
+        for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
+          if (token === 'close') this.closeToken = true;
+          else if (token === 'keep-alive') this.keepAliveToken = true;
+          else (this.listed ??= []).push(token);
+        }
+        return false;
+      case Known.KeepAlive:
+      case Known.ProxyConnection:
+      case Known.Upgrade:
+      case Known.Trailer:
+      case Known.TE:
+        return false; // hop-by-hop
+      default:
+        return true;
+    }
+  }
+}
+
+const RESPONSE_FIELDS = new ResponseFields();
 
 /** An HTAB anywhere in the value, or an empty list element (leading, trailing or between commas). */
 function hasTabOrEmptyElement(buf: Buffer, start: number, end: number): boolean {
