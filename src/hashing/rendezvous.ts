@@ -3,7 +3,8 @@
  *
  * Every (key, node) pair gets a score; nodes are ranked by score, best first. Rank 0 owns the key,
  * and the rest of the order is the fallback order, so removing a node moves exactly that node's
- * keys (each to its own rank-1 node) and adding one moves only the keys it now wins (FACTS §5).
+ * keys (each to its own rank-1 node) and adding one moves only the keys it now wins. (A ring or
+ * jump hash moves more: jump hash over a sorted node list moves keys of surviving nodes too.)
  *
  * Scores depend only on the key and node ids, with fixed seeds and fixed hash functions, so every
  * fnlb process given the same node list ranks alike, whatever the order of that list.

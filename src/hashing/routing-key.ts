@@ -1,7 +1,7 @@
 /**
- * Routing keys. A function is (app, route path) and the query string is its input, not its
- * identity (FACTS §3), so every call of one function lands on the same node and keeps its hot
- * containers warm. `/r/{app}/{route...}` therefore keys on the path alone; any other path
+ * Routing keys. An IronFunctions call is `ANY /r/:app/*route`: the function is (app, route path)
+ * and the query string is its input, not its identity, so every call of one function lands on the
+ * same node and keeps its hot containers warm. `/r/{app}/{route...}` therefore keys on the path alone; any other path
  * (`/v1/apps`, `/version`) keys on its path the same way.
  */
 
