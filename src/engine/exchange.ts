@@ -467,7 +467,8 @@ export class Exchange implements UpstreamOwner {
 
   onNodeDown(conn: UpstreamConn): void {
     if (conn !== this.conn) return;
-    this.attemptFailed(conn.connected && this.requestSent ? 'node-down-after-send' : 'node-down-before-send', 'node taken out while waiting');
+    const failure = conn.connected && this.requestSent ? 'node-down-after-send' : 'node-down-before-send';
+    this.attemptFailed(failure, 'node taken out while waiting');
   }
 
   /** The node's response cannot be trusted or finished. */
@@ -475,7 +476,7 @@ export class Exchange implements UpstreamOwner {
     this.attemptFailed('bad-response', reason);
   }
 
-  /** Asks the retry policy what to do about the current attempt, and does it. */
+  /** Asks the retry policy what to do about the current attempt, records what it must remember, and does it. */
   private attemptFailed(failure: Failure, reason: string): void {
     const decision = decideRetry({
       failure,

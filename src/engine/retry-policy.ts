@@ -86,7 +86,12 @@ const SAME_NODE_FRESH: RetryDecision = { kind: 'same-node-fresh', markNodeDown: 
 
 /** Failures after which the node cannot have seen a byte of the request. */
 export function nothingReachedNode(failure: Failure): boolean {
-  return failure === 'connect-refused' || failure === 'connect-timeout' || failure === 'closed-before-send' || failure === 'node-down-before-send';
+  return (
+    failure === 'connect-refused' ||
+    failure === 'connect-timeout' ||
+    failure === 'closed-before-send' ||
+    failure === 'node-down-before-send'
+  );
 }
 
 /**
@@ -100,21 +105,25 @@ function unreadByNode(o: AttemptOutcome): boolean {
 /**
  * May a request that may have reached a node (and got no response byte) be sent again? Only if running
  * it twice is harmless (or the node cannot have run it) and its whole body is still here to send.
- * Every future reason to allow or refuse a replay (a "not executed" marker from the node, an
- * Idempotency-Key header, a retry budget) belongs here.
+ * Every future reason to allow or refuse such a replay (a "not executed" marker from the node, an
+ * Idempotency-Key header) belongs here, with the fact it needs added to AttemptOutcome.
  */
 export function maySendAgain(o: AttemptOutcome): boolean {
   return (o.idempotent || unreadByNode(o)) && o.bodyKept;
 }
 
-/** The decision for one failed attempt (or node taken out under a waiting request). */
+/**
+ * The decision for one failed attempt (or node taken out under a waiting request). The README's retry
+ * table, row for row (test/unit/retry-policy.test.ts checks it). A limit on retries as such (a retry
+ * budget) would be one check here on the 'same-node-fresh' and 'next-node' answers.
+ */
 export function decideRetry(o: AttemptOutcome): RetryDecision {
   const failure = o.failure;
   if (failure === 'node-down-before-send' || failure === 'node-down-after-send') {
     // The node is already out. Once it answers, its response is ours; a request it may be running
     // moves only if it may go again (a black-holed or frozen node would otherwise hold it for
     // --response-timeout), others wait for its answer.
-    if (o.responseBytes) return WAIT;
+    if (o.responseBytes || o.responseStarted) return WAIT;
     return failure === 'node-down-before-send' || maySendAgain(o) ? nextNode(false) : WAIT;
   }
   if (o.responseStarted) return CUT_CLIENT;
