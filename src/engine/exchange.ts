@@ -1,4 +1,3 @@
-import { NoFallbackNodeError } from '../errors.js';
 import type { Deadlines } from './deadlines.js';
 import { FramingError } from './http1/framing-error.js';
 import type { RequestHead } from './http1/request-head.js';
@@ -8,6 +7,7 @@ import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
 import { owned } from './read-arena.js';
+import { decideNoNodeLeft, decideRetry, type Failure } from './retry-policy.js';
 import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
 
 /** Shared by every exchange of one engine. */
@@ -47,9 +47,9 @@ const COPY_WITH_HEAD = 2048;
 
 /**
  * One request and its response: reads (and, when small enough, keeps) the request body, walks the
- * function's node ranking until a node takes the request, streams the response back. Decides what is
- * safe to retry: a request no node can have seen is always retried; one a node may have seen only if
- * it is idempotent, its body was kept, and no response byte came back.
+ * function's node ranking until a node takes the request, streams the response back. What is safe to
+ * retry is the retry policy's decision (retry-policy.ts); the exchange records the facts it needs and
+ * carries its decisions out.
  */
 export class Exchange implements UpstreamOwner, ResponseSink {
   status = 0;
@@ -69,7 +69,6 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private rankPos = 0;
   private node = -1;
   private attempts = 0;
-  private retrySameNodeFresh = false;
   private dispatched = false;
   private lastFailure = '';
   private timedOutOnce = false;
@@ -140,11 +139,12 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     this.dispatch();
   }
 
-  private dispatch(): void {
+  /** `sameNodeFresh`: the retry policy sends the request to the same node again, on a new connection. */
+  private dispatch(sameNodeFresh = false): void {
     this.dispatched = true;
     const dispatcher = this.ctx.dispatcher;
     let index = -1;
-    if (this.retrySameNodeFresh) {
+    if (sameNodeFresh) {
       index = this.node;
     } else {
       while (this.rankPos < this.ranking.length) {
@@ -159,28 +159,22 @@ export class Exchange implements UpstreamOwner, ResponseSink {
       this.noNodeLeft();
       return;
     }
-    const fresh = this.retrySameNodeFresh;
-    this.retrySameNodeFresh = false;
     this.node = index;
     this.attempts++;
     this.requestSent = false;
     this.responseBytes = false;
     this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10);
-    const conn = this.ctx.pools[index].acquire(this, fresh);
+    const conn = this.ctx.pools[index].acquire(this, sameNodeFresh);
     this.conn = conn;
     if (conn.connected) this.send(conn);
   }
 
   private noNodeLeft(): void {
     const dispatcher = this.ctx.dispatcher;
-    for (let i = 0; i < this.ranking.length; i++) {
-      if (dispatcher.isUp(this.ranking[i])) {
-        if (this.timedOutOnce) this.respond(504, 'gateway timeout: node did not answer in time');
-        else this.respond(502, `bad gateway: ${this.lastFailure || 'no node answered'}`);
-        return;
-      }
-    }
-    this.respond(503, new NoFallbackNodeError().message);
+    let anyNodeUp = false;
+    for (let i = 0; i < this.ranking.length && !anyNodeUp; i++) anyNodeUp = dispatcher.isUp(this.ranking[i]);
+    const answer = decideNoNodeLeft({ anyNodeUp, timedOutBefore: this.timedOutOnce, lastFailure: this.lastFailure });
+    this.respond(answer.status, answer.message);
   }
 
   onUpstreamConnect(conn: UpstreamConn): void {
@@ -328,88 +322,69 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void {
     if (conn !== this.conn) return;
     if (ended && this.framer !== null && this.framer.endOfStream()) return; // a close-delimited body ended
-
-    this.attemptFailed(reason, false);
+    const failure: Failure = !conn.connected
+      ? 'connect-refused'
+      : !this.requestSent
+        ? 'closed-before-send'
+        : conn.resetByNode
+          ? 'reset-after-send'
+          : 'closed-after-send';
+    this.attemptFailed(failure, reason);
   }
 
   onUpstreamDeadline(conn: UpstreamConn): void {
     if (conn !== this.conn) return;
-    if (!conn.connected) this.attemptFailed('connect timeout', false);
-    else if (this.res === null) this.attemptFailed('response timeout', true);
+    if (!conn.connected) this.attemptFailed('connect-timeout', 'connect timeout');
+    else if (this.res === null) this.attemptFailed('response-timeout', 'response timeout');
     else this.nodeBroke('node stalled mid-response');
   }
 
   onNodeDown(conn: UpstreamConn): void {
-    if (conn !== this.conn || this.responseBytes) return;
-    // Not connected yet: nothing was sent, any request may move. Sent: only a replayable one moves
-    // (a black-holed or frozen node would otherwise hold it for --response-timeout); others wait.
-    const mayMove = !conn.connected || !this.requestSent || this.canReplay(this.head.idempotent);
-    if (!mayMove) return;
-    this.lastFailure = 'node taken out while waiting';
-    this.retrySameNodeFresh = false;
-    this.dropConn();
-    this.dispatch();
+    if (conn !== this.conn) return;
+    const failure = conn.connected && this.requestSent ? 'node-down-after-send' : 'node-down-before-send';
+    this.attemptFailed(failure, 'node taken out while waiting');
   }
 
-  /** A request a node may have received goes again only if that is safe and its whole body was kept. */
-  private canReplay(safeToRepeat: boolean): boolean {
-    return safeToRepeat && this.replayable && this.bodyComplete;
-  }
-
-  /** The node's response cannot be trusted or finished: no retry once a response byte came back. */
+  /** The node's response cannot be trusted or finished. */
   private nodeBroke(reason: string): void {
-    this.lastFailure = reason;
-    this.dropConn();
-    if (this.responseStarted) this.abortClient();
-    else this.respond(502, `bad gateway: ${reason}`);
+    this.attemptFailed('bad-response', reason);
   }
 
-  private attemptFailed(reason: string, timedOut: boolean): void {
+  /** Asks the retry policy what to do about the current attempt, records what it must remember, and does it. */
+  private attemptFailed(failure: Failure, reason: string): void {
+    const decision = decideRetry({
+      failure,
+      reason,
+      idempotent: this.head.idempotent,
+      bodyKept: this.replayable && this.bodyComplete,
+      reusedConn: this.conn!.reused,
+      retryOnReset: this.ctx.options.retryOnReset,
+      timedOutBefore: this.timedOutOnce,
+      responseBytes: this.responseBytes,
+      responseStarted: this.responseStarted,
+    });
+    if (decision.kind === 'wait') return;
+    if (failure === 'response-timeout') this.timedOutOnce = true;
     this.lastFailure = reason;
-    const conn = this.dropConn();
-    if (this.responseStarted) {
-      this.abortClient();
-      return;
-    }
-    if (this.responseBytes) {
-      this.respond(502, `bad gateway: ${reason}`);
-      return;
-    }
-    if (!conn.connected || !this.requestSent) {
-      // Nothing reached the node: always safe to go on, and the node is down for everyone.
-      this.ctx.dispatcher.nodeFailed(this.node, reason);
-      this.ctx.pools[this.node].closeIdle();
-      this.dispatch();
-      return;
-    }
-    if (timedOut && this.timedOutOnce) {
-      // One retry after a response timeout at most: a slow function should not run on every node.
-      this.respond(504, 'gateway timeout: node did not answer in time');
-      return;
-    }
-    if (timedOut) this.timedOutOnce = true;
-    if (!conn.reused && !timedOut) {
-      // A node that takes a new connection and drops it without a word is dying (or crashed on this
-      // request): take it out now, as for a refused connection; health checks bring it back.
+    this.dropConn();
+    if (decision.markNodeDown) {
       this.ctx.dispatcher.nodeFailed(this.node, reason);
       this.ctx.pools[this.node].closeIdle();
     }
-    // A reset (not a FIN) before any response byte: the node's process never read all of the request,
-    // so it cannot have run it; any method may go again (--retry-on-reset). A FIN is ambiguous: only
-    // idempotent requests are replayed then.
-    const unread = !timedOut && conn.resetByNode && this.ctx.options.retryOnReset;
-    const replayable = this.canReplay(this.head.idempotent || unread);
-    if (replayable && conn.reused && !timedOut) {
-      // Likely the keep-alive race (node closed an idle connection as we reused it): same node, new connection.
-      this.retrySameNodeFresh = true;
-      this.dispatch();
-      return;
+    switch (decision.kind) {
+      case 'same-node-fresh':
+        this.dispatch(true);
+        return;
+      case 'next-node':
+        this.dispatch();
+        return;
+      case 'fail':
+        this.respond(decision.status, decision.message);
+        return;
+      case 'cut-client':
+        this.abortClient();
+        return;
     }
-    if (replayable) {
-      this.dispatch();
-      return;
-    }
-    this.respond(timedOut ? 504 : 502, timedOut ? 'gateway timeout: node did not answer in time' : `bad gateway: ${reason}`);
   }
 
   private dropConn(): UpstreamConn {
