@@ -52,6 +52,14 @@ const COPY_WITH_HEAD = 2048;
  * carries its decisions out.
  */
 export class Exchange implements UpstreamOwner, ResponseSink {
+  // State. Invariants:
+  // - `conn` and `framer` belong to the current attempt: both set by dispatch, both null between
+  //   attempts and after the end; `res` is the current attempt's final head (null until it came).
+  // - while `conn` is set, `requestSent` ⇒ it is connected; `responseStarted` ⇒ a head went (or is queued in `headOut`) to
+  //   the client, so no error of our own and no retry can follow (only a cut).
+  // - `streaming` ⇒ !`replayable` and `body` holds only bytes not yet sent; otherwise `body` holds the
+  //   whole body received so far (`bodyBytes`), kept for a replay.
+  // - `finished` is final: exchangeDone was called once, nothing of this exchange touches the client after.
   status = 0;
   private readonly startedAt: number;
   private readonly headBuf: Buffer;

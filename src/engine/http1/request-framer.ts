@@ -35,6 +35,9 @@ const enum State {
  * The same stream split at any byte position gives the same events.
  */
 export class RequestFramer {
+  // State. Invariants: in Body, `pending` is null (bytes go straight to the body) and `decoder` is set
+  // exactly for a chunked body (else `lengthLeft` > 0 counts down); in Waiting, `pending` holds the
+  // requests pipelined behind the current one; in Stopped, nothing is held and nothing is read.
   private state = State.Head;
   /** Bytes received but not framed yet (a partial head, or requests pipelined behind the current one). */
   private pending: Buffer | null = null;

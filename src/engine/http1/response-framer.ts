@@ -32,6 +32,9 @@ export interface ResponseSink {
  * alone (for HTTP/1.0 clients, which must never see Transfer-Encoding).
  */
 export class ResponseFramer {
+  // State. Invariants: `pending` and `scanned` are used only until the final head (`res`) is found;
+  // after it, `decoder` is set exactly for a chunked body and `lengthLeft` counts a Content-Length body;
+  // `done` is final (the response ended; later bytes are never framed).
   private res: ResponseHead | null = null;
   /** A partial head held across reads (copied out of the read arena). */
   private pending: Buffer | null = null;
