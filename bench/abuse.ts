@@ -21,15 +21,15 @@ import { parseArgs } from 'node:util';
 
 import { freePorts, waitReady } from './lib/cluster.js';
 import { backendsConf, nginxProxyConf } from './lib/configs.js';
-import { openIdle } from './lib/idle.js';
+import { openIdle } from '../harness/client/idle.js';
 import { cpuTicks, rssKiB, runMain, scratch, start, stopAll, waitForChild } from './lib/procs.js';
 import { clockTicks, ensureTools, ToolsMissing } from './lib/tools.js';
-import * as abuse from '../test/helpers/abuse.js';
-import type { AbuseNode, SlowlorisConn } from '../test/helpers/abuse.js';
+import * as abuse from '../harness/scenarios/abuse.js';
+import type { AbuseNode, SlowlorisConn } from '../harness/scenarios/abuse.js';
 
 const MiB = abuse.MiB;
-import { cleanup, sleep, startBackend, startFnlb, type FnlbProcess } from '../test/helpers/processes.js';
-import { rawRequest } from '../test/helpers/raw-client.js';
+import { cleanup, sleep, startBackend, startFnlb, type FnlbProcess } from '../harness/processes.js';
+import { rawRequest } from '../harness/client/raw-client.js';
 
 const HOST = '127.0.0.1';
 const log = (s: string): void => void process.stderr.write(`abuse: ${s}\n`);

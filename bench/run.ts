@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { HOST, LOAD_CPU, PROXIES, startCluster, type Target } from './lib/cluster.js';
 import { wrkScript, type WrkScenario } from './lib/configs.js';
 import type { FixedRateResult } from './lib/fixed-rate.js';
-import { openIdle } from './lib/idle.js';
+import { openIdle } from '../harness/client/idle.js';
 import { cpuTicks, rssKiB, run, runMain, scratch, sleep, startedPids, stopAll } from './lib/procs.js';
 import { markdown, summarize, type ProxyScenario, type Report, type RunRecord } from './lib/report.js';
 import { clockTicks, ensureTools, machineInfo, ToolsMissing, type Tools } from './lib/tools.js';

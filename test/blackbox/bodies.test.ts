@@ -8,8 +8,8 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 
-import { deterministicPieces, deterministicSha256, type BackendInfo } from '../helpers/backend.js';
-import { httpRequest } from '../helpers/raw-client.js';
+import { deterministicPieces, deterministicSha256, type BackendInfo } from '../../harness/nodes/backend.js';
+import { httpRequest } from '../../harness/client/raw-client.js';
 import {
   startBackends,
   startFnlb,
@@ -20,7 +20,7 @@ import {
   sleep,
   type BackendProcess,
   type FnlbProcess,
-} from '../helpers/processes.js';
+} from '../../harness/processes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -23,8 +23,8 @@ import {
   withTimeout,
   type FnlbProcess,
   type LogLine,
-} from '../helpers/processes.js';
-import { RawConnection, httpRequest } from '../helpers/raw-client.js';
+} from '../../harness/processes.js';
+import { RawConnection, httpRequest } from '../../harness/client/raw-client.js';
 
 /* ------------------------------------------------------------------ helpers */
 

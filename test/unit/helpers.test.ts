@@ -19,10 +19,10 @@ import {
   setFaultMode,
   type BackendServer,
   type BackendInfo,
-} from '../helpers/backend.js';
-import { startRawBackend, RAW_OK } from '../helpers/raw-backend.js';
-import { rawRequest, httpRequest, RawConnection, parseMessage, parseResponses, parseRequests } from '../helpers/raw-client.js';
-import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree, eventually, sleep } from '../helpers/processes.js';
+} from '../../harness/nodes/backend.js';
+import { startRawBackend, RAW_OK } from '../../harness/nodes/raw-backend.js';
+import { rawRequest, httpRequest, RawConnection, parseMessage, parseResponses, parseRequests } from '../../harness/client/raw-client.js';
+import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree, eventually, sleep } from '../../harness/processes.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 

@@ -1,5 +1,5 @@
 /**
- * Sending one corpus vector (test/helpers/smuggling-corpus.ts) to a proxy whose only node is a recording
+ * Sending one corpus vector (harness/scenarios/smuggling-corpus.ts) to a proxy whose only node is a recording
  * raw backend, and judging what happened:
  *   - observe(): what the client got (status, close) and what reached the node during this vector;
  *   - assertExpected(): fnlb's exact contract for the vector (malformed.test.ts, corpus-compare.test.ts);
@@ -8,8 +8,8 @@
  */
 import assert from 'node:assert/strict';
 
-import type { RawBackend } from './raw-backend.js';
-import { RawConnection, parseRequests, type ParsedRequest, type ParsedResponse } from './raw-client.js';
+import type { RawBackend } from '../nodes/raw-backend.js';
+import { RawConnection, parseRequests, type ParsedRequest, type ParsedResponse } from '../client/raw-client.js';
 import { expectedRequests, originForm, requestLineOf, type Vector } from './smuggling-corpus.js';
 
 export interface ObserveOptions {

@@ -1,5 +1,5 @@
 /**
- * Spawning helpers for black-box tests: test backends (dist/test/helpers/backend.js) and the fnlb process
+ * Spawning helpers for black-box tests: test backends (dist/harness/nodes/backend.js) and the fnlb process
  * (dist/src/cli/main.js). Every process spawned here is registered; `cleanup()` kills them all (use it in
  * `after`/`afterEach`), and a process 'exit' hook SIGKILLs whatever is left. Every wait is bounded and its
  * error includes the process's stderr (and stdout tail).
@@ -9,16 +9,16 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import net from 'node:net';
 
-/** dist/ root, from this compiled file: dist/test/helpers/processes.js. */
-export const DIST_DIR = fileURLToPath(new URL('../../', import.meta.url));
-export const BACKEND_ENTRY = fileURLToPath(new URL('./backend.js', import.meta.url));
+/** dist/ root, from this compiled file: dist/harness/processes.js. */
+export const DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
+export const BACKEND_ENTRY = fileURLToPath(new URL('./nodes/backend.js', import.meta.url));
 /** The fnlb command: dist/src/cli/main.js, or $FNLB_ENTRY (to run these tests against another build). */
-export const FNLB_ENTRY = process.env.FNLB_ENTRY || fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const FNLB_ENTRY = process.env.FNLB_ENTRY || fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** The fnlb library: dist/src/index.js, or $FNLB_INDEX. */
 export const FNLB_INDEX_URL = process.env.FNLB_INDEX
   ? pathToFileURL(process.env.FNLB_INDEX).href
-  : new URL('../../src/index.js', import.meta.url).href;
-export const DEMO_ENTRY = fileURLToPath(new URL('../../scripts/demo.js', import.meta.url));
+  : new URL('../src/index.js', import.meta.url).href;
+export const DEMO_ENTRY = fileURLToPath(new URL('../scripts/demo.js', import.meta.url));
 
 export interface ExitInfo {
   code: number | null;
@@ -266,7 +266,7 @@ async function spawnBackend(name: string, port: number, opts: BackendOptions): P
   }
 }
 
-/** Spawns a test backend process (dist/test/helpers/backend.js) and waits for its ready line. */
+/** Spawns a test backend process (dist/harness/nodes/backend.js) and waits for its ready line. */
 export async function startBackend(name: string, opts: BackendOptions = {}): Promise<BackendProcess> {
   let current = await spawnBackend(name, opts.port ?? 0, opts);
   const port = current.port;

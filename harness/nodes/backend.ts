@@ -1,7 +1,7 @@
 /**
  * Test backend: a fake function node built on node:http.
  *
- * Runnable:   node dist/test/helpers/backend.js --name B1 --port 0 [--host 127.0.0.1] [--log FILE]
+ * Runnable:   node dist/harness/nodes/backend.js --name B1 --port 0 [--host 127.0.0.1] [--log FILE]
  *             prints one line `{"ready":true,"name":"B1","port":12345,"pid":...}` on stdout when listening;
  *             exits with status 98 when the port is taken (EADDRINUSE) so a spawner can retry.
  * Importable: startBackendServer({ name, port }) runs the same server in-process.

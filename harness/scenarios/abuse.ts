@@ -11,8 +11,8 @@
  * - RssSampler: peak RSS of a process while something runs.
  */
 import net from 'node:net';
-import { readRssBytes, sleep } from './processes.js';
-import { httpRequest, parseMessage, type ParsedResponse } from './raw-client.js';
+import { readRssBytes, sleep } from '../processes.js';
+import { httpRequest, parseMessage, type ParsedResponse } from '../client/raw-client.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
