@@ -42,7 +42,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/cli/duration.js';
 import { randomBodies, send } from '../harness/scenarios/mixed-load.js';
-import { cleanup, nodesArg, readRssBytes, sleep, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../harness/processes.js';
+import { cleanup, nodesArg, readRssBytes, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../harness/processes.js';
+import { sleep } from '../harness/wait.js';
 
 /* ------------------------------------------------------------------ arguments */
 

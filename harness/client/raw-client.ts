@@ -10,6 +10,7 @@
 import net from 'node:net';
 import http from 'node:http';
 import { Readable } from 'node:stream';
+import { sleep } from '../wait.js';
 
 export class HttpParseError extends Error {
   constructor(message: string, readonly offset: number) {
@@ -284,10 +285,6 @@ export function parseRequests(buf: Buffer): { requests: ParsedRequest[]; rest: n
     return { requests, rest: pos, error: (err as Error).message };
   }
   return { requests, rest: pos };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export interface RawWriteOptions {

@@ -39,6 +39,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { sleep } from '../wait.js';
 
 export const BACKEND_VERSION = '0.2.72';
 export const PIECE_SIZE = 64 * 1024;
@@ -142,10 +143,6 @@ function pairs(raw: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
   return out;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function startBackendServer(opts: BackendServerOptions): Promise<BackendServer> {

@@ -11,7 +11,8 @@
  * - RssSampler: peak RSS of a process while something runs.
  */
 import net from 'node:net';
-import { readRssBytes, sleep } from '../processes.js';
+import { readRssBytes } from '../processes.js';
+import { sleep } from '../wait.js';
 import { httpRequest, parseMessage, type ParsedResponse } from '../client/raw-client.js';
 
 export const KiB = 1024;

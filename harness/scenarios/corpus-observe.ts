@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import type { RawBackend } from '../nodes/raw-backend.js';
 import { RawConnection, parseRequests, type ParsedRequest, type ParsedResponse } from '../client/raw-client.js';
 import { expectedRequests, originForm, requestLineOf, type Vector } from './smuggling-corpus.js';
+import { sleep } from '../wait.js';
 
 export interface ObserveOptions {
   /** Longest wait for the final response(s) or the close. */
@@ -70,8 +71,6 @@ function statusOf(raw: Buffer): number | undefined {
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw.subarray(0, 32).toString('latin1'));
   return m ? Number(m[1]) : undefined;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Number of requests the vector stands for: the forwarded count, or 1 for a request to reject. */
 export function intendedRequests(v: Vector): number {

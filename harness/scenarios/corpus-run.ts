@@ -15,10 +15,8 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { startRawBackend, type RawBackend } from '../nodes/raw-backend.js';
 import { assertExpected, observe, statusText, verdictOf, type ObserveOptions, type ProxyUnderTest, type Verdict } from './corpus-observe.js';
 import { smugglingCorpus, type Vector } from './smuggling-corpus.js';
-import { FNLB_ENTRY, HOST, freePorts, waitReady } from '../../bench/lib/cluster.js';
-import { haproxyConf, nginxProxyConf } from '../../bench/lib/configs.js';
-import { start, stopAll, type Proc } from '../../bench/lib/procs.js';
-import { which } from '../../bench/lib/tools.js';
+import { which, haproxyConf, nginxProxyConf } from '../peers.js';
+import { FNLB_ENTRY, HOST, freePorts, start, stopAll, waitReady, type Proc } from '../processes.js';
 
 export const CORPUS_PROXIES = ['fnlb', 'nginx', 'haproxy'] as const;
 export type CorpusProxy = (typeof CORPUS_PROXIES)[number];

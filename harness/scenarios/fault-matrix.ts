@@ -32,7 +32,8 @@ import { join } from 'node:path';
 import { functionKey, rankNodes } from '../../src/index.js';
 import { setFaultMode, type FaultModeKind } from '../nodes/backend.js';
 import { MixedLoad, functionPaths, type Method, type RequestRecord } from './mixed-load.js';
-import { nodesArg, sleep, startBackends, startFnlb, type BackendOptions, type BackendProcess, type FnlbProcess } from '../processes.js';
+import { nodesArg, startBackends, startFnlb, type BackendOptions, type BackendProcess, type FnlbProcess } from '../processes.js';
+import { sleep } from '../wait.js';
 
 export interface MatrixSettings {
   backends: number;

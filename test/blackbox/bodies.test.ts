@@ -15,12 +15,11 @@ import {
   startFnlb,
   cleanup,
   nodesArg,
-  eventually,
   readRssBytes,
-  sleep,
   type BackendProcess,
   type FnlbProcess,
 } from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -31,7 +31,7 @@ import {
   type CorpusRow,
   type CorpusSetup,
 } from '../../harness/scenarios/corpus-run.js';
-import { killAllNow } from '../../bench/lib/procs.js';
+import { killAllNow } from '../../harness/processes.js';
 import { observe, verdictOf } from '../../harness/scenarios/corpus-observe.js';
 import { startRawBackend, type RawBackend } from '../../harness/nodes/raw-backend.js';
 import { smugglingCorpus } from '../../harness/scenarios/smuggling-corpus.js';

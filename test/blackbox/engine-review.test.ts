@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { cleanup, sleep, startFnlb, type FnlbProcess } from '../../harness/processes.js';
+import { cleanup, startFnlb, type FnlbProcess } from '../../harness/processes.js';
+import { sleep } from '../../harness/wait.js';
 import { RAW_OK, startRawBackend, type RawBackend, type RawBackendOptions } from '../../harness/nodes/raw-backend.js';
 import { RawConnection } from '../../harness/client/raw-client.js';
 

@@ -17,11 +17,11 @@ import {
   startFnlb,
   cleanup,
   nodesArg,
-  eventually,
   loadFnlbLibrary,
   type BackendProcess,
   type FnlbProcess,
 } from '../../harness/processes.js';
+import { eventually } from '../../harness/wait.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 

@@ -34,7 +34,8 @@ import {
   type AbuseNode,
   type SlowlorisConn,
 } from '../../harness/scenarios/abuse.js';
-import { cleanup, eventually, readRssBytes, sleep, startFnlb, type FnlbProcess } from '../../harness/processes.js';
+import { cleanup, readRssBytes, startFnlb, type FnlbProcess } from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
 import { RAW_OK, startRawBackend, type RawBackend, type RawBackendOptions } from '../../harness/nodes/raw-backend.js';
 import { rawRequest } from '../../harness/client/raw-client.js';
 

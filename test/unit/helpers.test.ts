@@ -22,7 +22,8 @@ import {
 } from '../../harness/nodes/backend.js';
 import { startRawBackend, RAW_OK } from '../../harness/nodes/raw-backend.js';
 import { rawRequest, httpRequest, RawConnection, parseMessage, parseResponses, parseRequests } from '../../harness/client/raw-client.js';
-import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree, eventually, sleep } from '../../harness/processes.js';
+import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree } from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
