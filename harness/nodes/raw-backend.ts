@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { parseMessage, type ParsedRequest } from '../client/raw-client.js';
+import { parseMessage, type ParsedRequest } from '../client/http1-reader.js';
 import { sleep } from '../wait.js';
 
 export const RAW_OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';

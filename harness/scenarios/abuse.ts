@@ -13,7 +13,8 @@
 import net from 'node:net';
 import { readRssBytes } from '../processes.js';
 import { sleep } from '../wait.js';
-import { httpRequest, parseMessage, type ParsedResponse } from '../client/raw-client.js';
+import { httpRequest } from '../client/raw-client.js';
+import { parseMessage, type ParsedResponse } from '../client/http1-reader.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;

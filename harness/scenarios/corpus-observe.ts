@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 
 import type { RawBackend } from '../nodes/raw-backend.js';
-import { RawConnection, parseRequests, type ParsedRequest, type ParsedResponse } from '../client/raw-client.js';
+import { RawConnection } from '../client/raw-client.js';
+import { parseRequests, type ParsedRequest, type ParsedResponse } from '../client/http1-reader.js';
 import { expectedRequests, originForm, requestLineOf, type Vector } from './smuggling-corpus.js';
 import { sleep } from '../wait.js';
 

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { BackendInfo } from '../../harness/nodes/backend.js';
-import { httpRequest, rawRequest, RawConnection, type ParsedResponse, type RawRequestResult } from '../../harness/client/raw-client.js';
+import { httpRequest, rawRequest, RawConnection, type RawRequestResult } from '../../harness/client/raw-client.js';
+import type { ParsedResponse } from '../../harness/client/http1-reader.js';
 import {
   startBackends,
   startFnlb,

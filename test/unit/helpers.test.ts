@@ -21,7 +21,8 @@ import {
   type BackendInfo,
 } from '../../harness/nodes/backend.js';
 import { startRawBackend, RAW_OK } from '../../harness/nodes/raw-backend.js';
-import { rawRequest, httpRequest, RawConnection, parseMessage, parseResponses, parseRequests } from '../../harness/client/raw-client.js';
+import { rawRequest, httpRequest, RawConnection } from '../../harness/client/raw-client.js';
+import { parseMessage, parseResponses, parseRequests, ResponseReader } from '../../harness/client/http1-reader.js';
 import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree } from '../../harness/processes.js';
 import { eventually, sleep } from '../../harness/wait.js';
 
@@ -189,7 +190,7 @@ describe('backend (in-process)', () => {
   });
 });
 
-describe('raw client parser', () => {
+describe('HTTP/1 reader', () => {
   it('parses Content-Length, chunked (extensions, trailers) and close-delimited bodies', () => {
     const buf = Buffer.from(
       'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc' +
@@ -247,6 +248,18 @@ describe('raw client parser', () => {
       ],
     );
     assert.equal(r.pendingMethod, 'HEAD');
+  });
+  it('ResponseReader (the load generators\' framer) ends responses by Content-Length, across any split', () => {
+    const wire = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\nHTTP/1.1 503 Busy\r\nConnection: close\r\ncontent-length: 0\r\n\r\n');
+    for (let split = 0; split <= wire.length; split++) {
+      const seen: [number, boolean][] = [];
+      const reader = new ResponseReader((status, close) => seen.push([status, close]));
+      reader.feed(wire.subarray(0, split));
+      reader.feed(wire.subarray(split));
+      assert.deepEqual(seen, [[200, false], [503, true]], `split at ${split}`);
+    }
+    const chunked = new ResponseReader(() => undefined);
+    assert.throws(() => chunked.feed(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')), /chunked/);
   });
 });
 
