@@ -320,6 +320,8 @@ export interface BackendOptions {
   backlog?: number;
   /** Give up waiting for the ready line after this long (default 5000 ms). */
   readyTimeoutMs?: number;
+  /** Answer like the demo's IronFunctions node (backend.ts --demo). */
+  demo?: boolean;
 }
 
 export interface BackendProcess {
@@ -354,6 +356,7 @@ const EADDRINUSE_EXIT = 98;
 async function spawnBackend(name: string, port: number, opts: BackendOptions): Promise<SpawnedBackend> {
   const args = [BACKEND_ENTRY, '--name', name, '--port', String(port)];
   if (opts.logFile) args.push('--log', opts.logFile);
+  if (opts.demo) args.push('--demo');
   if (opts.backlog !== undefined) args.push('--backlog', String(opts.backlog));
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = new Output(proc);
@@ -459,6 +462,8 @@ export interface FnlbOptions {
   readyTimeoutMs?: number;
   /** Replaces [FNLB_ENTRY] in the node command line (for testing these helpers). */
   entryArgs?: string[];
+  /** Called with each log line as it arrives (the demo prints them). */
+  onLog?: (line: LogLine) => void;
 }
 
 export interface FnlbProcess {
@@ -504,12 +509,15 @@ export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: F
     while (seen < output.lines.length) {
       const line = output.lines[seen++]!;
       if (line.trim() === '') continue;
+      let parsed: LogLine;
       try {
         const j = JSON.parse(line) as unknown;
-        logs.push(j !== null && typeof j === 'object' && !Array.isArray(j) ? (j as LogLine) : { raw: line });
+        parsed = j !== null && typeof j === 'object' && !Array.isArray(j) ? (j as LogLine) : { raw: line };
       } catch {
-        logs.push({ raw: line });
+        parsed = { raw: line };
       }
+      logs.push(parsed);
+      opts.onLog?.(parsed);
     }
   };
   output.onChange(sync);

@@ -190,6 +190,25 @@ describe('backend (in-process)', () => {
   });
 });
 
+describe('backend --demo (the demo\'s IronFunctions node)', () => {
+  it('counts calls per function (query ignored), answers pong, /version and 404, fault modes included', async () => {
+    const b = await startBackendServer({ name: 'D1', demo: true });
+    try {
+      const first = await httpRequest(b.port, { path: '/r/app/hello?x=1', method: 'POST', body: 'in' });
+      assert.deepEqual(first.json(), { node: 'D1', app: 'app', route: '/hello', calls: 1, hot: false });
+      assert.equal(first.headers['x-node'], 'D1');
+      assert.deepEqual((await httpRequest(b.port, { path: '/r/app/hello?x=2' })).json(), { node: 'D1', app: 'app', route: '/hello', calls: 2, hot: true });
+      assert.equal((await httpRequest(b.port, { path: '/' })).text(), 'pong\n');
+      assert.deepEqual((await httpRequest(b.port, { path: '/version' })).json(), { version: '0.2.72' });
+      assert.equal((await httpRequest(b.port, { path: '/elsewhere' })).status, 404);
+      await setFaultMode(b.port, { kind: '503' });
+      assert.equal((await httpRequest(b.port, { path: '/r/app/hello' })).status, 503);
+    } finally {
+      await b.close(100);
+    }
+  });
+});
+
 describe('HTTP/1 reader', () => {
   it('parses Content-Length, chunked (extensions, trailers) and close-delimited bodies', () => {
     const buf = Buffer.from(
