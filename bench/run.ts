@@ -1,5 +1,6 @@
 /**
- * fnlb against nginx and HAProxy (and no proxy at all) on one machine, as laid out in FACTS §6.
+ * fnlb against nginx and HAProxy (and no proxy at all) on one 2-CPU machine: the backends and the load
+ * generator pinned to cpu0, the proxy under test to cpu1, so the proxy has one core to itself (lib/cluster.ts).
  *
  *   node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
  *                          [--rate R] [--idle-conns N]
