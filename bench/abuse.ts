@@ -19,19 +19,31 @@ import type net from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { freePorts, waitReady } from './lib/cluster.js';
-import { backendsConf, nginxProxyConf } from './lib/configs.js';
-import { openIdle } from './lib/idle.js';
-import { cpuTicks, rssKiB, runMain, scratch, start, stopAll, waitForChild } from './lib/procs.js';
+import { openIdle } from '../harness/client/idle.js';
+import { rawRequest } from '../harness/client/raw-client.js';
+import { backendsConf, nginxProxyConf } from '../harness/peers.js';
+import {
+  HOST,
+  cleanup,
+  cpuTicks,
+  freePorts,
+  readRssBytes,
+  runMain,
+  scratch,
+  start,
+  startBackend,
+  startFnlb,
+  stopAll,
+  waitForChild,
+  waitReady,
+  type FnlbProcess,
+} from '../harness/processes.js';
+import * as abuse from '../harness/scenarios/abuse.js';
+import type { AbuseNode, SlowlorisConn } from '../harness/scenarios/abuse.js';
+import { sleep } from '../harness/wait.js';
 import { clockTicks, ensureTools, ToolsMissing } from './lib/tools.js';
-import * as abuse from '../test/helpers/abuse.js';
-import type { AbuseNode, SlowlorisConn } from '../test/helpers/abuse.js';
 
 const MiB = abuse.MiB;
-import { cleanup, sleep, startBackend, startFnlb, type FnlbProcess } from '../test/helpers/processes.js';
-import { rawRequest } from '../test/helpers/raw-client.js';
-
-const HOST = '127.0.0.1';
 const log = (s: string): void => void process.stderr.write(`abuse: ${s}\n`);
 
 interface Settings {
@@ -125,10 +137,10 @@ async function idleCost(port: number, pid: number, n: number): Promise<{ kibPerC
   const warm = await openIdle(HOST, port, 50, 0);
   for (const s of warm.sockets) s.destroy();
   await sleep(500);
-  const before = rssKiB(pid);
+  const before = readRssBytes(pid) / 1024;
   const { sockets, failed } = await openIdle(HOST, port, n, 100);
   await sleep(1000);
-  const after = rssKiB(pid);
+  const after = readRssBytes(pid) / 1024;
   const kept = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
   for (const s of sockets) s.destroy();
   await sleep(500);

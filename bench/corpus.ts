@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { CORPUS_PROXIES, VERDICTS, differing, findPeers, markdown, runCorpus, startContestants, totals } from './lib/corpus-run.js';
-import { runMain } from './lib/procs.js';
+import { CORPUS_PROXIES, VERDICTS, differing, findPeers, markdown, runCorpus, startContestants, totals } from '../harness/scenarios/corpus-run.js';
+import { runMain } from '../harness/processes.js';
 import { machineInfo } from './lib/tools.js';
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));

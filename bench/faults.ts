@@ -1,5 +1,5 @@
 /**
- * Fault matrix, long form: every scenario of test/helpers/fault-matrix.ts, each on fresh processes, under
+ * Fault matrix, long form: every scenario of harness/scenarios/fault-matrix.ts, each on fresh processes, under
  * more load and for longer than in `npm test`; prints a markdown table and writes it with the full JSON
  * to DIR/faults-<date>.{md,json}.
  *
@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/cli/duration.js';
-import { SCENARIOS, SHORT_SETTINGS, TABLE_HEADER, describeFailures, fnlbArgs, runScenario, tableRow, type MatrixSettings, type ScenarioResult } from '../test/helpers/fault-matrix.js';
-import { cleanup } from '../test/helpers/processes.js';
+import { SCENARIOS, SHORT_SETTINGS, TABLE_HEADER, describeFailures, fnlbArgs, runScenario, tableRow, type MatrixSettings, type ScenarioResult } from '../harness/scenarios/fault-matrix.js';
+import { cleanup } from '../harness/processes.js';
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const USAGE =

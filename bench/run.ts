@@ -1,5 +1,6 @@
 /**
- * fnlb against nginx and HAProxy (and no proxy at all) on one machine, as laid out in FACTS §6.
+ * fnlb against nginx and HAProxy (and no proxy at all) on one 2-CPU machine: the backends and the load
+ * generator pinned to cpu0, the proxy under test to cpu1, so the proxy has one core to itself (lib/cluster.ts).
  *
  *   node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
  *                          [--rate R] [--idle-conns N]
@@ -14,11 +15,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { HOST, LOAD_CPU, PROXIES, startCluster, type Target } from './lib/cluster.js';
+import { LOAD_CPU, PROXIES, startCluster, type Target } from './lib/cluster.js';
 import { wrkScript, type WrkScenario } from './lib/configs.js';
 import type { FixedRateResult } from './lib/fixed-rate.js';
-import { openIdle } from './lib/idle.js';
-import { cpuTicks, rssKiB, run, runMain, scratch, sleep, startedPids, stopAll } from './lib/procs.js';
+import { openIdle } from '../harness/client/idle.js';
+import { HOST, cpuTicks, readRssBytes, run, runMain, scratch, startedPids, stopAll } from '../harness/processes.js';
+import { sleep } from '../harness/wait.js';
 import { markdown, summarize, type ProxyScenario, type Report, type RunRecord } from './lib/report.js';
 import { clockTicks, ensureTools, machineInfo, ToolsMissing, type Tools } from './lib/tools.js';
 import { runWrk, wrkErrors } from './lib/wrk.js';
@@ -145,13 +147,13 @@ class Bench {
       // Opened in two halves: the headline is RSS after all minus before, per connection; the second
       // half alone (`marginal`) leaves out one-off costs but also hides whatever the allocator reuses.
       const half = Math.ceil(this.s.idleConns / 2);
-      const rss0 = rssKiB(t.pid);
+      const rss0 = readRssBytes(t.pid) / 1024;
       const first = await openIdle(HOST, t.port, half, 0);
       await sleep(300);
-      const rss1 = rssKiB(t.pid);
+      const rss1 = readRssBytes(t.pid) / 1024;
       const second = await openIdle(HOST, t.port, this.s.idleConns - half, half);
       await sleep(500); // let the proxy finish whatever the last requests started
-      const rss2 = rssKiB(t.pid);
+      const rss2 = readRssBytes(t.pid) / 1024;
       const sockets = [...first.sockets, ...second.sockets];
       const isOpen = (x: (typeof sockets)[number]): boolean => !x.destroyed && x.readyState === 'open';
       const open = sockets.filter(isOpen).length;

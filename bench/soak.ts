@@ -3,7 +3,7 @@
  *
  *   node dist/bench/soak.js --minutes N [--seconds S] [--backends 4] [--concurrency 16] [--fault-every 10s]
  *
- * Starts `--backends` test backends (dist/test/helpers/backend.js, each logging the x-request-id of every
+ * Starts `--backends` test backends (dist/harness/nodes/backend.js, each logging the x-request-id of every
  * request it receives to its own file in a temp dir) and one fnlb (`--hc-interval 200ms --hc-timeout 300ms
  * --connect-timeout 500ms --access-log off`). `--concurrency` keep-alive clients then loop without pause:
  * GETs over 500 function paths and POSTs of 1-64 KiB random bodies (the sha256 the backend echoes in
@@ -41,8 +41,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/cli/duration.js';
-import { randomBodies, send } from '../test/helpers/mixed-load.js';
-import { cleanup, nodesArg, readRssBytes, sleep, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../test/helpers/processes.js';
+import { randomBodies, send } from '../harness/scenarios/mixed-load.js';
+import { cleanup, nodesArg, readRssBytes, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../harness/processes.js';
+import { sleep } from '../harness/wait.js';
 
 /* ------------------------------------------------------------------ arguments */
 

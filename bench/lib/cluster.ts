@@ -1,13 +1,12 @@
 /**
- * The machine layout of FACTS §6: three nginx backends (one nginx, one worker) on cpu0 with the load
- * generators, each proxy (one worker or thread) alone on cpu1.
+ * The machine layout on a 2-CPU machine: three nginx backends (one nginx, one worker) and the load
+ * generator pinned to cpu0, each proxy (one worker or thread) pinned to cpu1, so the proxy has one core
+ * to itself.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { BIG_BODY_BYTES, backendsConf, haproxyConf, nginxProxyConf } from './configs.js';
-import { sleep, start, waitForChild, type Proc } from './procs.js';
+import { backendsConf, haproxyConf, nginxProxyConf } from '../../harness/peers.js';
+import { FNLB_ENTRY, HOST, freePorts, start, waitForChild, waitReady, type Proc } from '../../harness/processes.js';
+import { BIG_BODY_BYTES } from './configs.js';
 import type { Tools } from './tools.js';
 
 export type ProxyName = 'direct' | 'nginx' | 'haproxy' | 'fnlb';
@@ -20,45 +19,8 @@ export interface Target {
   readonly pid: number;
 }
 
-export const HOST = '127.0.0.1';
 export const LOAD_CPU = '0';
 const PROXY_CPU = '1';
-export const FNLB_ENTRY = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-/** Free ports, taken all at once so they are distinct (another program could still grab one before us). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer().once('error', reject);
-      s.listen(0, HOST, () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-function get(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: HOST, port, path, agent: false, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
-}
-
-/** Waits until `port` answers 200 on /version and on a function path (i.e. routing works end to end). */
-export async function waitReady(p: Proc, port: number): Promise<void> {
-  let exited = false;
-  void p.exited.then(() => (exited = true));
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline && !exited; ) {
-    if ((await get(port, '/version')) === 200 && (await get(port, '/r/app/ready')) === 200) return;
-    await sleep(100);
-  }
-  throw new Error(`${p.label} not ready on port ${port}${exited ? ' (exited)' : ''}: ${p.stderr().trim()}`);
-}
 
 export async function startCluster(dir: string, tools: Tools): Promise<Record<ProxyName, Target>> {
   const [b1, b2, b3, pNginx, pHaproxy, pFnlb] = await freePorts(6);

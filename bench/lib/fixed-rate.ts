@@ -11,7 +11,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Histogram } from './histogram.js';
-import { ResponseReader, getRequest } from './response-reader.js';
+import { ResponseReader, getRequest } from '../../harness/client/http1-reader.js';
 import { FUNCTIONS } from './configs.js';
 
 export interface FixedRateOptions {

@@ -3,8 +3,10 @@
  * allowed (root), and their versions for the report.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+
+import { which } from '../../harness/peers.js';
 
 export interface Tools {
   nginx: string;
@@ -17,12 +19,6 @@ export interface Tools {
 export class ToolsMissing extends Error {}
 
 const PACKAGES: Record<keyof Tools, string> = { nginx: 'nginx', haproxy: 'haproxy', wrk: 'wrk', taskset: 'util-linux' };
-
-/** Absolute path of `name` on PATH or in the sbin directories (nginx and haproxy live there, off a user's PATH). */
-export function which(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  return dirs.filter(Boolean).map((d) => `${d}/${name}`).find((p) => existsSync(p));
-}
 
 function find(): Partial<Tools> {
   const t: Partial<Tools> = {};

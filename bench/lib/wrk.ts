@@ -1,6 +1,6 @@
 /** One wrk run (-t1 -c50, pinned to the load CPU), read back through the JSON line of the script's `done`. */
-import { HOST, LOAD_CPU } from './cluster.js';
-import { run } from './procs.js';
+import { HOST, run } from '../../harness/processes.js';
+import { LOAD_CPU } from './cluster.js';
 import type { Tools } from './tools.js';
 
 export interface WrkResult {

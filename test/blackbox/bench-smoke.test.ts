@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commandLine, runScript } from '../helpers/processes.js';
+import { commandLine, runScript } from '../../harness/processes.js';
 
 const BENCH_ENTRY = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
 const PROXIES = ['direct', 'nginx', 'haproxy', 'fnlb'];

@@ -8,19 +8,18 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 
-import { deterministicPieces, deterministicSha256, type BackendInfo } from '../helpers/backend.js';
-import { httpRequest } from '../helpers/raw-client.js';
+import { deterministicPieces, deterministicSha256, type BackendInfo } from '../../harness/nodes/backend.js';
+import { httpRequest } from '../../harness/client/raw-client.js';
 import {
   startBackends,
   startFnlb,
   cleanup,
   nodesArg,
-  eventually,
   readRssBytes,
-  sleep,
   type BackendProcess,
   type FnlbProcess,
-} from '../helpers/processes.js';
+} from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

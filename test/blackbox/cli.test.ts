@@ -15,16 +15,14 @@ import {
   DIST_DIR,
   FNLB_ENTRY,
   cleanup,
-  eventually,
   nodesArg,
-  sleep,
   startBackends,
   startFnlb,
-  withTimeout,
   type FnlbProcess,
   type LogLine,
-} from '../helpers/processes.js';
-import { RawConnection, httpRequest } from '../helpers/raw-client.js';
+} from '../../harness/processes.js';
+import { eventually, sleep, withTimeout } from '../../harness/wait.js';
+import { RawConnection, httpRequest } from '../../harness/client/raw-client.js';
 
 /* ------------------------------------------------------------------ helpers */
 

@@ -1,8 +1,8 @@
 /**
- * Black-box: the malformed / smuggling request corpus (test/helpers/smuggling-corpus.ts) through fnlb,
- * nginx and HAProxy side by side, each in front of its own recording raw backend (bench/lib/corpus-run.ts).
+ * Black-box: the malformed / smuggling request corpus (harness/scenarios/smuggling-corpus.ts) through fnlb,
+ * nginx and HAProxy side by side, each in front of its own recording raw backend (harness/scenarios/corpus-run.ts).
  * Every vector gets a proxy-neutral verdict per proxy: rejected, normalized, smuggled, ambiguous, aborted
- * or stalled (test/helpers/corpus-observe.ts). The test asserts that
+ * or stalled (harness/scenarios/corpus-observe.ts). The test asserts that
  *   - fnlb is never smuggled or ambiguous, and meets its exact contract for every vector (todo vectors:
  *     known deviations from the RFC, reported, not failed);
  *   - nginx and HAProxy really ran and got a verdict for every vector (what they do is reported, not judged);
@@ -30,11 +30,11 @@ import {
   totals,
   type CorpusRow,
   type CorpusSetup,
-} from '../../bench/lib/corpus-run.js';
-import { killAllNow } from '../../bench/lib/procs.js';
-import { observe, verdictOf } from '../helpers/corpus-observe.js';
-import { startRawBackend, type RawBackend } from '../helpers/raw-backend.js';
-import { smugglingCorpus } from '../helpers/smuggling-corpus.js';
+} from '../../harness/scenarios/corpus-run.js';
+import { killAllNow } from '../../harness/processes.js';
+import { observe, verdictOf } from '../../harness/scenarios/corpus-observe.js';
+import { startRawBackend, type RawBackend } from '../../harness/nodes/raw-backend.js';
+import { smugglingCorpus } from '../../harness/scenarios/smuggling-corpus.js';
 
 process.once('exit', killAllNow);
 

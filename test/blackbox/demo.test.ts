@@ -6,7 +6,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 
-import { DEMO_ENTRY } from '../helpers/processes.js';
+import { DEMO_ENTRY } from '../../harness/processes.js';
 
 it('demo --smoke runs end to end and exits 0', { timeout: 90_000 }, async () => {
   const proc = spawn(process.execPath, [DEMO_ENTRY, '--smoke'], {

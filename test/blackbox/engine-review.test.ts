@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { cleanup, sleep, startFnlb, type FnlbProcess } from '../helpers/processes.js';
-import { RAW_OK, startRawBackend, type RawBackend, type RawBackendOptions } from '../helpers/raw-backend.js';
-import { RawConnection } from '../helpers/raw-client.js';
+import { cleanup, startFnlb, type FnlbProcess } from '../../harness/processes.js';
+import { sleep } from '../../harness/wait.js';
+import { RAW_OK, startRawBackend, type RawBackend, type RawBackendOptions } from '../../harness/nodes/raw-backend.js';
+import { RawConnection } from '../../harness/client/raw-client.js';
 
 const raws: RawBackend[] = [];
 const clients: RawConnection[] = [];

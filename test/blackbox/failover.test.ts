@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { functionKey, rankNodes } from '../../src/index.js';
-import { cleanup, nodesArg, sleep, startBackends, startFnlb, eventually, type BackendProcess } from '../helpers/processes.js';
-import { startRawBackend } from '../helpers/raw-backend.js';
+import { cleanup, nodesArg, startBackends, startFnlb, type BackendProcess } from '../../harness/processes.js';
+import { sleep, eventually } from '../../harness/wait.js';
+import { startRawBackend } from '../../harness/nodes/raw-backend.js';
 
 /** Fast health checks for tests; `interval` overrides the 100 ms probe interval. */
 function health(interval = '100ms', accessLog = 'off'): string[] {

@@ -1,5 +1,5 @@
 /**
- * Fault matrix, short form (test/helpers/fault-matrix.ts; `npm run faults` is the long form): fnlb in
+ * Fault matrix, short form (harness/scenarios/fault-matrix.ts; `npm run faults` is the long form): fnlb in
  * front of 4 backends under a mixed GET/POST load (6 clients + 40 req/s open loop, 200 functions, bodies
  * up to 1 MiB, every request with its own id), one scenario at a time on fresh processes, each fault held
  * 2.5 s. Per scenario: which failures the clients may see and when, failover and recovery within bounds
@@ -11,9 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { SCENARIOS, SHORT_SETTINGS, describeFailures, runScenario, type Scenario, type ScenarioResult } from '../helpers/fault-matrix.js';
-import type { RequestRecord } from '../helpers/mixed-load.js';
-import { cleanup } from '../helpers/processes.js';
+import { SCENARIOS, SHORT_SETTINGS, describeFailures, runScenario, type Scenario, type ScenarioResult } from '../../harness/scenarios/fault-matrix.js';
+import type { RequestRecord } from '../../harness/scenarios/mixed-load.js';
+import { cleanup } from '../../harness/processes.js';
 
 const S = SHORT_SETTINGS;
 /** Added to every timing bound: other work on the machine can stall any process this long. */

@@ -10,18 +10,19 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { BackendInfo } from '../helpers/backend.js';
-import { httpRequest, rawRequest, RawConnection, type ParsedResponse, type RawRequestResult } from '../helpers/raw-client.js';
+import type { BackendInfo } from '../../harness/nodes/backend.js';
+import { httpRequest, rawRequest, RawConnection, type RawRequestResult } from '../../harness/client/raw-client.js';
+import type { ParsedResponse } from '../../harness/client/http1-reader.js';
 import {
   startBackends,
   startFnlb,
   cleanup,
   nodesArg,
-  eventually,
   loadFnlbLibrary,
   type BackendProcess,
   type FnlbProcess,
-} from '../helpers/processes.js';
+} from '../../harness/processes.js';
+import { eventually } from '../../harness/wait.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 

@@ -9,9 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { cleanup, startFnlb } from '../helpers/processes.js';
-import { RAW_OK, startRawBackend } from '../helpers/raw-backend.js';
-import { RawConnection } from '../helpers/raw-client.js';
+import { cleanup, startFnlb } from '../../harness/processes.js';
+import { RAW_OK, startRawBackend } from '../../harness/nodes/raw-backend.js';
+import { RawConnection } from '../../harness/client/raw-client.js';
 
 after(cleanup);
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
 import pino from 'pino';
 import { consistentHashProxy, createBalancer, functionKey, NoFallbackNodeError, rankNodes } from '../../src/index.js';
-import { cleanup, nodesArg, startBackends } from '../helpers/processes.js';
+import { cleanup, nodesArg, startBackends } from '../../harness/processes.js';
 
 after(cleanup);
 

@@ -13,11 +13,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startRawBackend, type RawBackend } from '../helpers/raw-backend.js';
-import { httpRequest } from '../helpers/raw-client.js';
-import { startFnlb, cleanup, type FnlbProcess } from '../helpers/processes.js';
-import { HOST, smugglingCorpus } from '../helpers/smuggling-corpus.js';
-import { assertExpected, observe, statusText } from '../helpers/corpus-observe.js';
+import { startRawBackend, type RawBackend } from '../../harness/nodes/raw-backend.js';
+import { httpRequest } from '../../harness/client/raw-client.js';
+import { startFnlb, cleanup, type FnlbProcess } from '../../harness/processes.js';
+import { HOST, smugglingCorpus } from '../../harness/scenarios/smuggling-corpus.js';
+import { assertExpected, observe, statusText } from '../../harness/scenarios/corpus-observe.js';
 
 interface Row {
   vector: string;

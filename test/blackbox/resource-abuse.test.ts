@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { afterEach, describe, test } from 'node:test';
-import { openIdle } from '../../bench/lib/idle.js';
+import { openIdle } from '../../harness/client/idle.js';
 import {
   getOn,
   inWaves,
@@ -33,10 +33,11 @@ import {
   startUpload,
   type AbuseNode,
   type SlowlorisConn,
-} from '../helpers/abuse.js';
-import { cleanup, eventually, readRssBytes, sleep, startFnlb, type FnlbProcess } from '../helpers/processes.js';
-import { RAW_OK, startRawBackend, type RawBackend, type RawBackendOptions } from '../helpers/raw-backend.js';
-import { rawRequest } from '../helpers/raw-client.js';
+} from '../../harness/scenarios/abuse.js';
+import { cleanup, readRssBytes, startFnlb, type FnlbProcess } from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
+import { RAW_OK, startRawBackend, type RawBackend, type RawBackendOptions } from '../../harness/nodes/raw-backend.js';
+import { rawRequest } from '../../harness/client/raw-client.js';
 
 const closers: (() => unknown)[] = [];
 

@@ -6,7 +6,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { commandLine, runScript } from '../helpers/processes.js';
+import { commandLine, runScript } from '../../harness/processes.js';
 
 const SOAK_ENTRY = fileURLToPath(new URL('../../bench/soak.js', import.meta.url));
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, afterEach, describe, test } from 'node:test';
 import { functionKey, rankNodes } from '../../src/index.js';
-import { cleanup, eventually, nodesArg, sleep, startBackends, startFnlb } from '../helpers/processes.js';
+import { cleanup, nodesArg, startBackends, startFnlb } from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
 
 after(cleanup);
 

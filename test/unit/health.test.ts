@@ -6,8 +6,7 @@ import { once } from 'node:events';
 import { HealthState } from '../../src/health/health-state.js';
 import { HealthChecker, type HealthCheckOptions } from '../../src/health/health-checker.js';
 import type { NodeAddress } from '../../src/membership/address.js';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { sleep } from '../../harness/wait.js';
 
 /** Poll until `cond` holds; fail after `ms` so no test can hang. */
 async function waitFor(cond: () => boolean, ms = 2000, what = 'condition'): Promise<void> {

@@ -19,10 +19,12 @@ import {
   setFaultMode,
   type BackendServer,
   type BackendInfo,
-} from '../helpers/backend.js';
-import { startRawBackend, RAW_OK } from '../helpers/raw-backend.js';
-import { rawRequest, httpRequest, RawConnection, parseMessage, parseResponses, parseRequests } from '../helpers/raw-client.js';
-import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree, eventually, sleep } from '../helpers/processes.js';
+} from '../../harness/nodes/backend.js';
+import { startRawBackend, RAW_OK } from '../../harness/nodes/raw-backend.js';
+import { rawRequest, httpRequest, RawConnection } from '../../harness/client/raw-client.js';
+import { parseMessage, parseResponses, parseRequests, ResponseReader } from '../../harness/client/http1-reader.js';
+import { startBackend, startFnlb, cleanup, liveProcessCount, readRssBytes, isPortFree } from '../../harness/processes.js';
+import { eventually, sleep } from '../../harness/wait.js';
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -188,7 +190,26 @@ describe('backend (in-process)', () => {
   });
 });
 
-describe('raw client parser', () => {
+describe('backend --demo (the demo\'s IronFunctions node)', () => {
+  it('counts calls per function (query ignored), answers pong, /version and 404, fault modes included', async () => {
+    const b = await startBackendServer({ name: 'D1', demo: true });
+    try {
+      const first = await httpRequest(b.port, { path: '/r/app/hello?x=1', method: 'POST', body: 'in' });
+      assert.deepEqual(first.json(), { node: 'D1', app: 'app', route: '/hello', calls: 1, hot: false });
+      assert.equal(first.headers['x-node'], 'D1');
+      assert.deepEqual((await httpRequest(b.port, { path: '/r/app/hello?x=2' })).json(), { node: 'D1', app: 'app', route: '/hello', calls: 2, hot: true });
+      assert.equal((await httpRequest(b.port, { path: '/' })).text(), 'pong\n');
+      assert.deepEqual((await httpRequest(b.port, { path: '/version' })).json(), { version: '0.2.72' });
+      assert.equal((await httpRequest(b.port, { path: '/elsewhere' })).status, 404);
+      await setFaultMode(b.port, { kind: '503' });
+      assert.equal((await httpRequest(b.port, { path: '/r/app/hello' })).status, 503);
+    } finally {
+      await b.close(100);
+    }
+  });
+});
+
+describe('HTTP/1 reader', () => {
   it('parses Content-Length, chunked (extensions, trailers) and close-delimited bodies', () => {
     const buf = Buffer.from(
       'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc' +
@@ -246,6 +267,18 @@ describe('raw client parser', () => {
       ],
     );
     assert.equal(r.pendingMethod, 'HEAD');
+  });
+  it('ResponseReader (the load generators\' framer) ends responses by Content-Length, across any split', () => {
+    const wire = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\nHTTP/1.1 503 Busy\r\nConnection: close\r\ncontent-length: 0\r\n\r\n');
+    for (let split = 0; split <= wire.length; split++) {
+      const seen: [number, boolean][] = [];
+      const reader = new ResponseReader((status, close) => seen.push([status, close]));
+      reader.feed(wire.subarray(0, split));
+      reader.feed(wire.subarray(split));
+      assert.deepEqual(seen, [[200, false], [503, true]], `split at ${split}`);
+    }
+    const chunked = new ResponseReader(() => undefined);
+    assert.throws(() => chunked.feed(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')), /chunked/);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Test backend: a fake function node built on node:http.
+ * The fake function node of the tests, the benchmarks and the demo: an IronFunctions-like node built on
+ * node:http that says which node answered.
  *
- * Runnable:   node dist/test/helpers/backend.js --name B1 --port 0 [--host 127.0.0.1] [--log FILE]
+ * Runnable:   node dist/harness/nodes/backend.js --name B1 --port 0 [--host 127.0.0.1] [--log FILE] [--demo]
  *             prints one line `{"ready":true,"name":"B1","port":12345,"pid":...}` on stdout when listening;
  *             exits with status 98 when the port is taken (EADDRINUSE) so a spawner can retry.
  * Importable: startBackendServer({ name, port }) runs the same server in-process.
@@ -17,6 +18,15 @@
  *   ?hang=1                   reads the request, never answers
  *   ?destroy=1                destroys the connection without answering
  *   anything else             200 info JSON
+ *
+ * With --demo (or demo: true) it answers like a small IronFunctions node instead, for `npm run demo`
+ * (fault modes, request ids and X-Node as usual):
+ *   GET  /version             200 {"version":"0.2.72"}
+ *   GET|HEAD /                200 pong
+ *   ANY  /r/{app}/{route}     200 {"node", "app", "route", "calls", "hot"}: `calls` counts the calls of this
+ *                             function (app + route; the query string is input, not identity) on this node,
+ *                             `hot` is calls > 1, like a hot container that only this node has
+ *   anything else             404 {"error":{"message":"Not found"}}
  *
  * Fault mode (for fault-injection tests), switched at run time by a control request sent to the backend
  * directly (never through fnlb): `GET /__fault?mode=normal|503|slow|hang[&ms=N]` answers 200
@@ -39,6 +49,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { sleep } from '../wait.js';
 
 export const BACKEND_VERSION = '0.2.72';
 export const PIECE_SIZE = 64 * 1024;
@@ -52,6 +63,8 @@ export interface BackendServerOptions {
   logFile?: string;
   /** listen() backlog (default: Node's, 511). */
   backlog?: number;
+  /** Answer like the demo's IronFunctions node (see the header). */
+  demo?: boolean;
 }
 
 export type FaultModeKind = 'normal' | '503' | 'slow' | 'hang';
@@ -144,10 +157,6 @@ function pairs(raw: string[]): [string, string][] {
   return out;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 export function startBackendServer(opts: BackendServerOptions): Promise<BackendServer> {
   const name = opts.name;
   const host = opts.host ?? '127.0.0.1';
@@ -156,6 +165,8 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
   const requestIds: string[] = [];
   let requestCount = 0;
   let mode: FaultMode = { kind: 'normal' };
+  /** Calls per function ("app route"), for --demo. */
+  const calls = new Map<string, number>();
 
   const server = http.createServer();
 
@@ -215,6 +226,10 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
       return;
     }
     if (current.kind === 'slow') await sleep(current.ms ?? 1000);
+    if (opts.demo) {
+      await demoAnswer(req, res);
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://backend.invalid');
     const segments = url.pathname.split('/').filter((s) => s !== '');
     const last = segments[segments.length - 1] ?? '';
@@ -327,6 +342,33 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
     sendJson(req, res, status, info);
   }
 
+  async function demoAnswer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    req.resume();
+    await new Promise<void>((resolve) => req.on('end', resolve).on('error', resolve).on('close', resolve));
+    const path = new URL(req.url ?? '/', 'http://node.invalid').pathname;
+    const json = (status: number, value: unknown): void => {
+      const body = JSON.stringify(value) + '\n';
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (path === '/version' && req.method === 'GET') return json(200, { version: BACKEND_VERSION });
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 5 });
+      res.end('pong\n');
+      return;
+    }
+    const m = /^\/r\/([^/]+)(\/.*)$/.exec(path);
+    if (m) {
+      const app = decodeURIComponent(m[1]!);
+      const route = m[2]!;
+      const key = `${app} ${route}`;
+      const n = (calls.get(key) ?? 0) + 1;
+      calls.set(key, n);
+      return json(200, { node: name, app, route, calls: n, hot: n > 1 });
+    }
+    json(404, { error: { message: 'Not found' } });
+  }
+
   function sendJson(_req: http.IncomingMessage, res: http.ServerResponse, status: number, value: unknown): void {
     const body = Buffer.from(JSON.stringify(value));
     res.statusCode = status;
@@ -404,6 +446,7 @@ function parseArgs(argv: string[]): BackendServerOptions {
     else if (a === '--host' && v !== undefined) (opts.host = v), i++;
     else if (a === '--log' && v !== undefined) (opts.logFile = v), i++;
     else if (a === '--backlog' && v !== undefined) (opts.backlog = Number(v)), i++;
+    else if (a === '--demo') opts.demo = true;
     else {
       process.stderr.write(`backend: unknown argument ${a}\n`);
       process.exit(2);

@@ -11,8 +11,10 @@
  * - RssSampler: peak RSS of a process while something runs.
  */
 import net from 'node:net';
-import { readRssBytes, sleep } from './processes.js';
-import { httpRequest, parseMessage, type ParsedResponse } from './raw-client.js';
+import { readRssBytes } from '../processes.js';
+import { sleep } from '../wait.js';
+import { httpRequest } from '../client/raw-client.js';
+import { parseMessage, type ParsedResponse } from '../client/http1-reader.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;

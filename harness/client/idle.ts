@@ -3,7 +3,7 @@
  * stays open and silent, which is what a proxy holds for every parked client.
  */
 import net from 'node:net';
-import { ResponseReader, getRequest } from './response-reader.js';
+import { ResponseReader, getRequest } from './http1-reader.js';
 
 /** Connections opening at once: stays well under the listen backlogs, so no SYN is dropped and retried. */
 const PARALLEL = 200;

@@ -1,5 +1,5 @@
 /**
- * Sending one corpus vector (test/helpers/smuggling-corpus.ts) to a proxy whose only node is a recording
+ * Sending one corpus vector (harness/scenarios/smuggling-corpus.ts) to a proxy whose only node is a recording
  * raw backend, and judging what happened:
  *   - observe(): what the client got (status, close) and what reached the node during this vector;
  *   - assertExpected(): fnlb's exact contract for the vector (malformed.test.ts, corpus-compare.test.ts);
@@ -8,9 +8,11 @@
  */
 import assert from 'node:assert/strict';
 
-import type { RawBackend } from './raw-backend.js';
-import { RawConnection, parseRequests, type ParsedRequest, type ParsedResponse } from './raw-client.js';
+import type { RawBackend } from '../nodes/raw-backend.js';
+import { RawConnection } from '../client/raw-client.js';
+import { parseRequests, type ParsedRequest, type ParsedResponse } from '../client/http1-reader.js';
 import { expectedRequests, originForm, requestLineOf, type Vector } from './smuggling-corpus.js';
+import { sleep } from '../wait.js';
 
 export interface ObserveOptions {
   /** Longest wait for the final response(s) or the close. */
@@ -70,8 +72,6 @@ function statusOf(raw: Buffer): number | undefined {
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw.subarray(0, 32).toString('latin1'));
   return m ? Number(m[1]) : undefined;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Number of requests the vector stands for: the forwarded count, or 1 for a request to reject. */
 export function intendedRequests(v: Vector): number {

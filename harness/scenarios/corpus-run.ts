@@ -1,5 +1,5 @@
 /**
- * The malformed / smuggling request corpus (test/helpers/smuggling-corpus.ts) against fnlb, nginx and
+ * The malformed / smuggling request corpus (harness/scenarios/smuggling-corpus.ts) against fnlb, nginx and
  * HAProxy side by side. Each proxy stands in front of its own recording raw backend and has its own trap
  * listener (named by the absolute-form vectors; no proxy may contact it). nginx and HAProxy are set up as
  * in the benchmark (configs.ts): nginx `proxy_http_version 1.1` with an upstream keepalive pool, HAProxy
@@ -12,13 +12,11 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 
-import { startRawBackend, type RawBackend } from '../../test/helpers/raw-backend.js';
-import { assertExpected, observe, statusText, verdictOf, type ObserveOptions, type ProxyUnderTest, type Verdict } from '../../test/helpers/corpus-observe.js';
-import { smugglingCorpus, type Vector } from '../../test/helpers/smuggling-corpus.js';
-import { FNLB_ENTRY, HOST, freePorts, waitReady } from './cluster.js';
-import { haproxyConf, nginxProxyConf } from './configs.js';
-import { start, stopAll, type Proc } from './procs.js';
-import { which } from './tools.js';
+import { startRawBackend, type RawBackend } from '../nodes/raw-backend.js';
+import { assertExpected, observe, statusText, verdictOf, type ObserveOptions, type ProxyUnderTest, type Verdict } from './corpus-observe.js';
+import { smugglingCorpus, type Vector } from './smuggling-corpus.js';
+import { which, haproxyConf, nginxProxyConf } from '../peers.js';
+import { FNLB_ENTRY, HOST, freePorts, start, stopAll, waitReady, type Proc } from '../processes.js';
 
 export const CORPUS_PROXIES = ['fnlb', 'nginx', 'haproxy'] as const;
 export type CorpusProxy = (typeof CORPUS_PROXIES)[number];

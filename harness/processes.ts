@@ -1,47 +1,198 @@
 /**
- * Spawning helpers for black-box tests: test backends (dist/test/helpers/backend.js) and the fnlb process
- * (dist/src/cli/main.js). Every process spawned here is registered; `cleanup()` kills them all (use it in
- * `after`/`afterEach`), and a process 'exit' hook SIGKILLs whatever is left. Every wait is bounded and its
- * error includes the process's stderr (and stdout tail).
+ * The one process registry of the tests, the benchmarks and the demo. Every child started here (fnlb,
+ * fake nodes, nginx, HAProxy, wrk, a whole benchmark run) is tracked until it exits. `stopAll()` (and
+ * `cleanup()`, its test-sized form for `after`/`afterEach`) stops them all, and one process 'exit' hook
+ * SIGKILLs whatever is left, descendants included: an nginx master killed with SIGKILL leaves its
+ * worker running, so workers are looked up and killed by pid.
+ *
+ * Two ways in: `start`/`run` for external programs (stderr tail kept, stdout only when asked), and
+ * `startFnlb`/`startBackend(s)` for fnlb and the fake node, whose output is read line by line to wait
+ * for their ready lines. Every wait is bounded and its error includes the process's stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** dist/ root, from this compiled file: dist/test/helpers/processes.js. */
-export const DIST_DIR = fileURLToPath(new URL('../../', import.meta.url));
-export const BACKEND_ENTRY = fileURLToPath(new URL('./backend.js', import.meta.url));
-/** The fnlb command: dist/src/cli/main.js, or $FNLB_ENTRY (to run these tests against another build). */
-export const FNLB_ENTRY = process.env.FNLB_ENTRY || fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { sleep, withTimeout } from './wait.js';
+
+/** dist/ root, from this compiled file: dist/harness/processes.js. */
+export const DIST_DIR = fileURLToPath(new URL('../', import.meta.url));
+/** The fake node (dist/harness/nodes/backend.js). */
+export const BACKEND_ENTRY = fileURLToPath(new URL('./nodes/backend.js', import.meta.url));
+/** The fnlb command: dist/src/cli/main.js, or $FNLB_ENTRY (to run the tests and benchmarks against another build). */
+export const FNLB_ENTRY = process.env.FNLB_ENTRY || fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** The fnlb library: dist/src/index.js, or $FNLB_INDEX. */
 export const FNLB_INDEX_URL = process.env.FNLB_INDEX
   ? pathToFileURL(process.env.FNLB_INDEX).href
-  : new URL('../../src/index.js', import.meta.url).href;
-export const DEMO_ENTRY = fileURLToPath(new URL('../../scripts/demo.js', import.meta.url));
+  : new URL('../src/index.js', import.meta.url).href;
+export const DEMO_ENTRY = fileURLToPath(new URL('../scripts/demo.js', import.meta.url));
+export const HOST = '127.0.0.1';
+
+/* ------------------------------------------------------------------ registry */
 
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Set when the process could not be spawned or signalled ('error' event). */
+  error?: Error;
 }
 
 interface Tracked {
-  proc: ChildProcess;
-  exited: Promise<ExitInfo>;
   label: string;
+  proc: ChildProcess;
+  pid: number;
+  exited: Promise<ExitInfo>;
 }
 
 const live = new Set<Tracked>();
+/** Every pid started (and every nginx worker seen), for the bench report and its leak check. */
+export const startedPids: { label: string; pid: number }[] = [];
 
-process.on('exit', () => {
-  for (const t of live) {
+process.on('exit', killAllNow);
+
+function track(proc: ChildProcess, label: string): Tracked {
+  const exited = new Promise<ExitInfo>((resolve) => {
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+    proc.once('error', (error) => resolve({ code: null, signal: null, error }));
+  });
+  const t: Tracked = { label, proc, pid: proc.pid ?? -1, exited };
+  live.add(t);
+  if (proc.pid !== undefined) startedPids.push({ label, pid: proc.pid });
+  void exited.then(() => live.delete(t));
+  return t;
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Sends `signal`, waits for exit; SIGKILL after graceMs. */
+async function terminate(t: Tracked, signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<ExitInfo> {
+  if (t.proc.exitCode === null && t.proc.signalCode === null) {
     try {
-      t.proc.kill('SIGKILL');
+      t.proc.kill(signal);
     } catch {
-      /* already gone */
+      /* gone */
+    }
+    const timer = setTimeout(() => {
+      try {
+        t.proc.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, graceMs);
+    try {
+      return await t.exited;
+    } finally {
+      clearTimeout(timer);
     }
   }
-});
+  return t.exited;
+}
+
+/** Direct children (kernel list; needs CONFIG_PROC_CHILDREN, which Debian and Ubuntu kernels have). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function descendants(pid: number): number[] {
+  const out: number[] = [];
+  for (const c of childPids(pid)) out.push(c, ...descendants(c));
+  return out;
+}
+
+/** Waits for `pid` to have a child (an nginx worker) and returns it. */
+export async function waitForChild(pid: number, label: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const [c] = childPids(pid);
+    if (c !== undefined) {
+      startedPids.push({ label: `${label} worker`, pid: c });
+      return c;
+    }
+    await sleep(50);
+  }
+  throw new Error(`${label}: no worker process appeared`);
+}
+
+/** SIGTERM every process still running, SIGKILL what is left after graceMs, then any orphaned descendants. */
+export async function stopAll(graceMs = 3000): Promise<void> {
+  const procs = [...live];
+  const orphans = procs.flatMap((t) => descendants(t.pid));
+  await Promise.all(procs.map((t) => terminate(t, 'SIGTERM', graceMs)));
+  for (const pid of orphans) kill(pid, 'SIGKILL');
+}
+
+/** stopAll with a 2 s grace, for test hooks. */
+export function cleanup(): Promise<void> {
+  return stopAll(2000);
+}
+
+/** Synchronous last resort (the process 'exit' hook): SIGKILL every process and its descendants. */
+export function killAllNow(): void {
+  for (const t of live) {
+    const ds = descendants(t.pid);
+    kill(t.pid, 'SIGKILL');
+    for (const d of ds) kill(d, 'SIGKILL');
+  }
+}
+
+/** Number of spawned processes still running. */
+export function liveProcessCount(): number {
+  return live.size;
+}
+
+/* ------------------------------------------------------------------ external programs */
+
+export interface Proc {
+  readonly label: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Last few KB of stderr. */
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal, -1 when it could not start). */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `cmd args`; stdout is collected only when `collectStdout` (otherwise discarded, so a chatty child can never block on a full pipe). */
+export function start(label: string, cmd: string, args: string[], collectStdout = false): Proc & { stdout(): string } {
+  const child = spawn(cmd, args, { stdio: ['ignore', collectStdout ? 'pipe' : 'ignore', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-8000)));
+  if (child.pid === undefined) {
+    child.once('error', () => undefined); // reported by the throw below
+    throw new Error(`${label}: cannot start ${cmd}`);
+  }
+  const t = track(child, label);
+  const exited = t.exited.then((e) => {
+    if (e.error) err += String(e.error);
+    return e.error ? -1 : e.code;
+  });
+  return { label, child, pid: child.pid, exited, stderr: () => err, stdout: () => out };
+}
+
+/** Runs to completion; rejects on a non-zero exit, with its stderr. */
+export async function run(label: string, cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  const p = start(label, cmd, args, true);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+  const code = await p.exited;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`${label} exited ${code}: ${p.stderr().trim()}`);
+  return p.stdout();
+}
 
 /** How a script run by runScript ended, with its output. */
 export interface ScriptResult {
@@ -55,37 +206,56 @@ export interface ScriptResult {
 /** Runs `node <entry> ...args` to its end, interrupted (SIGINT) after limitMs. */
 export async function runScript(entry: string, args: string[], limitMs: number): Promise<ScriptResult> {
   const proc = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t = track(proc, entry);
   let stdout = '';
   let stderr = '';
   proc.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   proc.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const timer = setTimeout(() => proc.kill('SIGINT'), limitMs);
-  const code = await new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c)));
+  const { code } = await t.exited;
   clearTimeout(timer);
   return { code, stdout, stderr, output: `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}` };
 }
 
-/** The command line of a live pid, or undefined when it is gone (or a zombie, whose command line is empty). */
-export function commandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() || undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * A scratch directory for configurations (mode 0755: nginx workers run as nobody when nginx starts as
+ * root, and read files in here) and `stop()`: `also()`, then stop every process started here, then
+ * remove the directory. SIGINT and SIGTERM stop the same way and exit 130.
+ */
+export function scratch(prefix: string, log: (s: string) => void, also: () => Promise<void> = async () => {}): { dir: string; stop: () => Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  const stop = async (): Promise<void> => {
+    await also();
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const interrupt = (sig: string): void => {
+    log(`${sig}: stopping every process`);
+    void stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  return { dir, stop };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * Runs a benchmark's main and exits with its code; on an error, logs it, runs `also()`, stops every
+ * process and exits 1. Whatever happens, the exit hook SIGKILLs what is left.
+ */
+export function runMain(main: () => Promise<number>, log: (s: string) => void, also: () => Promise<void> = async () => {}): void {
+  main().then(
+    (code) => process.exit(code),
+    async (e: Error) => {
+      log(`failed: ${e.stack ?? e.message}`);
+      await also();
+      await stopAll();
+      process.exit(1);
+    },
+  );
 }
 
-/** Rejects with `message()` if `p` does not settle within ms. */
-export function withTimeout<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message())), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
+/* ------------------------------------------------------------------ fnlb and fake nodes */
 
 function tail(s: string, n = 4000): string {
   return s.length > n ? '…' + s.slice(s.length - n) : s;
@@ -131,55 +301,12 @@ class Output {
   }
 }
 
-function track(proc: ChildProcess, label: string, output: Output): Tracked {
-  const exited = new Promise<ExitInfo>((resolve) => {
-    proc.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    });
-    proc.once('error', () => resolve({ code: null, signal: null }));
-  });
-  const t: Tracked = { proc, exited, label };
-  live.add(t);
-  void exited.then(() => {
-    live.delete(t);
-    // wake up anyone waiting on output so they can notice the exit
-    setImmediate(() => output.fire());
-  });
+/** Tracks a child whose output is read line by line; waiters on its output are woken when it exits. */
+function trackWithOutput(proc: ChildProcess, label: string, output: Output): Tracked {
+  const t = track(proc, label);
+  // wake up anyone waiting on output so they can notice the exit
+  void t.exited.then(() => setImmediate(() => output.fire()));
   return t;
-}
-
-/** Sends `signal`, waits for exit; SIGKILL after graceMs. */
-async function terminate(t: Tracked, signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<ExitInfo> {
-  if (t.proc.exitCode === null && t.proc.signalCode === null) {
-    try {
-      t.proc.kill(signal);
-    } catch {
-      /* gone */
-    }
-    const timer = setTimeout(() => {
-      try {
-        t.proc.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, graceMs);
-    try {
-      return await t.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  return t.exited;
-}
-
-/** Kills every process spawned by these helpers that is still running (SIGTERM, then SIGKILL after 2 s). */
-export async function cleanup(): Promise<void> {
-  await Promise.all([...live].map((t) => terminate(t, 'SIGTERM', 2000)));
-}
-
-/** Number of spawned processes still running. */
-export function liveProcessCount(): number {
-  return live.size;
 }
 
 /* ------------------------------------------------------------------ backends */
@@ -193,6 +320,8 @@ export interface BackendOptions {
   backlog?: number;
   /** Give up waiting for the ready line after this long (default 5000 ms). */
   readyTimeoutMs?: number;
+  /** Answer like the demo's IronFunctions node (backend.ts --demo). */
+  demo?: boolean;
 }
 
 export interface BackendProcess {
@@ -227,10 +356,11 @@ const EADDRINUSE_EXIT = 98;
 async function spawnBackend(name: string, port: number, opts: BackendOptions): Promise<SpawnedBackend> {
   const args = [BACKEND_ENTRY, '--name', name, '--port', String(port)];
   if (opts.logFile) args.push('--log', opts.logFile);
+  if (opts.demo) args.push('--demo');
   if (opts.backlog !== undefined) args.push('--backlog', String(opts.backlog));
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = new Output(proc);
-  const tracked = track(proc, `backend ${name}`, output);
+  const tracked = trackWithOutput(proc, `backend ${name}`, output);
   const timeoutMs = opts.readyTimeoutMs ?? 5000;
   const ready = new Promise<number>((resolve, reject) => {
     const check = (): void => {
@@ -266,7 +396,7 @@ async function spawnBackend(name: string, port: number, opts: BackendOptions): P
   }
 }
 
-/** Spawns a test backend process (dist/test/helpers/backend.js) and waits for its ready line. */
+/** Spawns a test backend process (dist/harness/nodes/backend.js) and waits for its ready line. */
 export async function startBackend(name: string, opts: BackendOptions = {}): Promise<BackendProcess> {
   let current = await spawnBackend(name, opts.port ?? 0, opts);
   const port = current.port;
@@ -332,6 +462,8 @@ export interface FnlbOptions {
   readyTimeoutMs?: number;
   /** Replaces [FNLB_ENTRY] in the node command line (for testing these helpers). */
   entryArgs?: string[];
+  /** Called with each log line as it arrives (the demo prints them). */
+  onLog?: (line: LogLine) => void;
 }
 
 export interface FnlbProcess {
@@ -370,19 +502,22 @@ export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: F
     env: { ...process.env, ...env },
   });
   const output = new Output(proc);
-  const tracked = track(proc, 'fnlb', output);
+  const tracked = trackWithOutput(proc, 'fnlb', output);
   const logs: LogLine[] = [];
   let seen = 0;
   const sync = (): void => {
     while (seen < output.lines.length) {
       const line = output.lines[seen++]!;
       if (line.trim() === '') continue;
+      let parsed: LogLine;
       try {
         const j = JSON.parse(line) as unknown;
-        logs.push(j !== null && typeof j === 'object' && !Array.isArray(j) ? (j as LogLine) : { raw: line });
+        parsed = j !== null && typeof j === 'object' && !Array.isArray(j) ? (j as LogLine) : { raw: line };
       } catch {
-        logs.push({ raw: line });
+        parsed = { raw: line };
       }
+      logs.push(parsed);
+      opts.onLog?.(parsed);
     }
   };
   output.onChange(sync);
@@ -467,8 +602,25 @@ export function readRssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
+/** utime + stime of a whole process (all threads), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name (which may contain spaces): state is field 3.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // fields 14 and 15
+}
+
+/** The command line of a live pid, or undefined when it is gone (or a zombie, whose command line is empty). */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True if nothing listens on 127.0.0.1:port (tries to bind it briefly). */
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+export function isPortFree(port: number, host = HOST): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once('error', () => resolve(false));
@@ -476,17 +628,37 @@ export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** Retries fn until it returns without throwing, or rejects with the last error after timeoutMs. */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 5000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`eventually: gave up after ${timeoutMs} ms: ${(last as Error)?.message ?? String(last)}`);
-    await sleep(intervalMs);
+/** Free ports, taken all at once so they are distinct (another program could still grab one before us). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer().once('error', reject);
+      s.listen(0, HOST, () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function statusOf(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: HOST, port, path, agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+/** Waits until `port` answers 200 on /version and on a function path (i.e. a proxy routes end to end). */
+export async function waitReady(p: Proc, port: number): Promise<void> {
+  let exited = false;
+  void p.exited.then(() => (exited = true));
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline && !exited; ) {
+    if ((await statusOf(port, '/version')) === 200 && (await statusOf(port, '/r/app/ready')) === 200) return;
+    await sleep(100);
   }
+  throw new Error(`${p.label} not ready on port ${port}${exited ? ' (exited)' : ''}: ${p.stderr().trim()}`);
 }

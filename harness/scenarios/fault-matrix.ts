@@ -30,9 +30,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { functionKey, rankNodes } from '../../src/index.js';
-import { setFaultMode, type FaultModeKind } from './backend.js';
+import { setFaultMode, type FaultModeKind } from '../nodes/backend.js';
 import { MixedLoad, functionPaths, type Method, type RequestRecord } from './mixed-load.js';
-import { nodesArg, sleep, startBackends, startFnlb, type BackendOptions, type BackendProcess, type FnlbProcess } from './processes.js';
+import { nodesArg, startBackends, startFnlb, type BackendOptions, type BackendProcess, type FnlbProcess } from '../processes.js';
+import { sleep } from '../wait.js';
 
 export interface MatrixSettings {
   backends: number;

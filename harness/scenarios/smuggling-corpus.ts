@@ -14,7 +14,7 @@
  * the "funky chunks" chunk-line terminator tricks.
  */
 import assert from 'node:assert/strict';
-import type { ParsedRequest } from './raw-client.js';
+import type { ParsedRequest } from '../client/http1-reader.js';
 
 export const HOST = 'lb.test';
 const P = `POST /r/app/fn HTTP/1.1\r\nHost: ${HOST}\r\n`;

@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import http from 'node:http';
-import type { BackendInfo } from './backend.js';
+import type { BackendInfo } from '../nodes/backend.js';
 
 export interface Answer {
   status: number;

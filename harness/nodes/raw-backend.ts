@@ -10,7 +10,8 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { parseMessage, type ParsedRequest } from './raw-client.js';
+import { parseMessage, type ParsedRequest } from '../client/http1-reader.js';
+import { sleep } from '../wait.js';
 
 export const RAW_OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
@@ -79,10 +80,6 @@ export interface RawBackend {
   waitForRequests(n: number, timeoutMs?: number): Promise<RawSeenRequest[]>;
   /** Closes the listener and destroys every connection. */
   close(): Promise<void>;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export function startRawBackend(opts: RawBackendOptions = {}): Promise<RawBackend> {
