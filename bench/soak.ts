@@ -40,7 +40,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../src/cli/duration.js';
+import { parseDuration } from '../src/config/duration.js';
 import { randomBodies, send } from '../test/helpers/mixed-load.js';
 import { cleanup, nodesArg, readRssBytes, sleep, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../test/helpers/processes.js';
 

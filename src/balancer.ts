@@ -10,8 +10,8 @@ import { HealthChecker } from './health/health-checker.js';
 import type { HealthChangeListener, HealthView } from './health/health-view.js';
 import { createLogger, type Logger } from './log.js';
 import type { NodeAddress } from './membership/address.js';
-import { parseNodeAddress } from './membership/parse-address.js';
-import { type BalancerOptions, DEFAULT_OPTIONS } from './options.js';
+import { parseNodeAddress } from './config/parse-address.js';
+import { type BalancerOptions, DEFAULT_OPTIONS } from './config/options.js';
 
 export interface NodeStatus {
   /** The node's identity: its normalized address. */

@@ -2,10 +2,10 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { parseHostPort, parseNodeList } from '../membership/parse-address.js';
-import { DEFAULT_OPTIONS, type BalancerOptions, type HashKeySource, type AccessLogMode } from '../options.js';
-import { formatDuration, parseDuration } from './duration.js';
-import { formatSize, parseSize } from './size.js';
+import { parseHostPort, parseNodeList } from '../config/parse-address.js';
+import { DEFAULT_OPTIONS, type BalancerOptions, type HashKeySource, type AccessLogMode } from '../config/options.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
+import { formatSize, parseSize } from '../config/size.js';
 
 /** What the command line asks for. */
 export type CommandLine =

@@ -1,4 +1,4 @@
-import type { NodeAddress } from './membership/address.js';
+import type { NodeAddress } from '../membership/address.js';
 
 /** How the routing key of a request is chosen. */
 export type HashKeySource =
