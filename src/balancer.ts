@@ -96,23 +96,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.healthIsLocal = healthView === undefined;
     this.health = healthView === undefined ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange) : healthView(options.nodes.length, onChange);
     const endpoints: NodeEndpoint[] = options.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
-    this.engine = new Engine(
-      {
-        connectTimeout: options.connectTimeout,
-        responseTimeout: options.responseTimeout,
-        idleTimeout: options.idleTimeout,
-        headerTimeout: options.headerTimeout,
-        upstreamIdleTimeout: options.upstreamIdleTimeout,
-        maxReplayBody: options.maxReplayBody,
-        maxHeaderSize: options.maxHeaderSize,
-        maxIdlePerNode: options.maxIdlePerNode,
-        retryOnReset: options.retryOnReset,
-        maxConnections: options.maxConnections,
-        hashHeader: options.hashKey.kind === 'header' ? options.hashKey.name : undefined,
-      },
-      this,
-      endpoints,
-    );
+    this.engine = new Engine(options, this, endpoints);
     this.server = this.engine.server;
     this.server.on('listening', () => this.health.start());
   }

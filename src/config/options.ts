@@ -37,11 +37,14 @@ export interface BalancerOptions {
   maxReplayBody: number;
   /** Request head limit (request line + headers), answered 431 past it. */
   maxHeaderSize: number;
-  /** Replay a non-idempotent request whose node connection was reset before any response byte. */
+  /**
+   * Replay a request of any method whose node connection was reset before any response byte: the reset
+   * means the node's kernel discarded bytes its process never read (see README, retry rules).
+   */
   retryOnReset: boolean;
   /** Max idle pooled connections kept per node. */
   maxIdlePerNode: number;
-  /** Client connections open at once; more are answered 503 and closed (0 = no limit). */
+  /** Client connections open at once (per process); more are answered 503 and closed (0 = no limit). */
   maxConnections: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   accessLog: AccessLogMode;
@@ -74,3 +77,19 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   accessLog: { kind: 'on' },
   workers: 1,
 });
+
+/** What the forwarding engine reads: a view of the same options object, not a copy. */
+export type EngineOptions = Pick<
+  BalancerOptions,
+  | 'connectTimeout'
+  | 'responseTimeout'
+  | 'idleTimeout'
+  | 'headerTimeout'
+  | 'upstreamIdleTimeout'
+  | 'maxReplayBody'
+  | 'maxHeaderSize'
+  | 'maxIdlePerNode'
+  | 'maxConnections'
+  | 'retryOnReset'
+  | 'hashKey'
+>;

@@ -29,7 +29,7 @@ export class Engine {
     const deadlines = new Deadlines();
     this.ctx = { options, dispatcher, deadlines, pools: [] };
     this.setEndpoints(endpoints);
-    this.headOptions = { hashHeader: options.hashHeader === undefined ? undefined : Buffer.from(options.hashHeader.toLowerCase(), 'latin1') };
+    this.headOptions = { hashHeader: options.hashKey.kind === 'header' ? Buffer.from(options.hashKey.name.toLowerCase(), 'latin1') : undefined };
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
