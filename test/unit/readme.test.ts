@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { FLAGS, envName } from '../../src/cli/args.js';
+import { FLAGS } from '../../src/cli/args.js';
+import { envName } from '../../src/config/table.js';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
