@@ -83,18 +83,25 @@ type KeysOfType<V> = { [K in keyof BalancerOptions]: BalancerOptions[K] extends 
 
 // --- durations: whole milliseconds; text as parseDuration reads it.
 
-/** A valid duration in the spelling the command line uses: "0" for zero (the one bare number allowed), else "1m30s". */
-function shownDuration(ms: number): string {
-  return JSON.stringify(ms === 0 ? '0' : formatDuration(ms));
+/**
+ * A library number as the command line spells it ("0", "1m30s", "-1s", "1.5ms"), so that a value is shown
+ * alike whichever way it came; anything else as it is.
+ */
+function shownDuration(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return shownValue(value);
+  if (value === 0) return '"0"';
+  const abs = Math.abs(value);
+  return JSON.stringify(`${value < 0 ? '-' : ''}${Number.isSafeInteger(abs) ? formatDuration(abs) : `${abs}ms`}`);
 }
 
+/** The checks parseDuration makes of text, made of a number, with its reasons. */
 function checkDuration(value: unknown, allowZero: boolean): void {
-  const invalid = (reason: string, shown = shownValue(value)) => new ConfigError(`invalid duration ${shown} (${reason})`);
+  const invalid = (reason: string) => new ConfigError(`invalid duration ${shownDuration(value)} (${reason})`);
   if (typeof value !== 'number') throw invalid('must be a number of milliseconds');
-  if (!Number.isInteger(value)) throw invalid('must be a whole number of milliseconds');
   if (value < 0) throw invalid('must not be negative');
+  if (!Number.isInteger(value)) throw invalid('not a whole number of milliseconds');
   if (value > MAX_DURATION_MS) throw invalid(`at most ${formatDuration(MAX_DURATION_MS)}`);
-  if (value === 0 && !allowZero) throw invalid('must be greater than 0', shownDuration(value));
+  if (value === 0 && !allowZero) throw invalid('must be greater than 0');
 }
 
 function durationOption(name: string, key: KeysOfType<number>, description: string, allowZero = false): OptionSpec<number> {
@@ -109,6 +116,13 @@ function durationOption(name: string, key: KeysOfType<number>, description: stri
 
 // --- sizes: whole bytes; text as parseSize reads it.
 
+/** A library number as the command line spells it ("512B", "1MiB", "-1B", "1.5B"); anything else as it is. */
+function shownSize(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return shownValue(value);
+  const abs = Math.abs(value);
+  return JSON.stringify(`${value < 0 ? '-' : ''}${Number.isSafeInteger(abs) ? formatSize(abs) : `${abs}B`}`);
+}
+
 function sizeOption(name: string, key: KeysOfType<number>, description: string, min: number): OptionSpec<number> {
   return option(name, key, {
     placeholder: '<size>',
@@ -116,16 +130,22 @@ function sizeOption(name: string, key: KeysOfType<number>, description: string, 
     defaultText: formatSize(DEFAULT_OPTIONS[key]),
     parse: parseSize,
     check: (value: unknown) => {
-      const invalid = (reason: string, shown = shownValue(value)) => new ConfigError(`invalid size ${shown} (${reason})`);
+      const invalid = (reason: string) => new ConfigError(`invalid size ${shownSize(value)} (${reason})`);
       if (typeof value !== 'number') throw invalid('must be a number of bytes');
-      if (!Number.isSafeInteger(value)) throw invalid('must be a whole number of bytes');
       if (value < 0) throw invalid('must not be negative');
-      if (value < min) throw invalid(`must be at least ${formatSize(min)}`, JSON.stringify(formatSize(value)));
+      if (!Number.isInteger(value)) throw invalid('not a whole number of bytes');
+      if (!Number.isSafeInteger(value)) throw invalid('too large');
+      if (value < min) throw invalid(`must be at least ${formatSize(min)}`);
     },
   });
 }
 
 // --- counts: whole numbers.
+
+/** A library number as the command line spells it ("-1", "1.5"); anything else as it is. */
+function shownNumber(value: unknown): string {
+  return typeof value === 'number' ? JSON.stringify(String(value)) : shownValue(value);
+}
 
 /** Whole numbers, sign included: the sign is the check's business, so "-1" and -1 get the same answer. */
 function parseWhole(text: string, example: number, noun: string): number {
@@ -143,9 +163,9 @@ function countOption(name: string, key: KeysOfType<number>, description: string,
     parse: (text) => parseWhole(text, example, 'number'),
     check: (value: unknown) => {
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-        throw new ConfigError(`invalid number ${shownValue(value)} (use a whole number, e.g. ${example})`);
+        throw new ConfigError(`invalid number ${shownNumber(value)} (use a whole number, e.g. ${example})`);
       }
-      if (value < min) throw new ConfigError(`invalid number ${JSON.stringify(String(value))} (must be at least ${min})`);
+      if (value < min) throw new ConfigError(`invalid number ${shownNumber(value)} (must be at least ${min})`);
     },
   });
 }
@@ -161,8 +181,7 @@ function parseWorkers(text: string): number {
 
 function checkWorkers(value: unknown): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_WORKERS) {
-    const shown = typeof value === 'number' && Number.isSafeInteger(value) ? JSON.stringify(String(value)) : shownValue(value);
-    throw new ConfigError(`invalid worker count ${shown} (use 1..${MAX_WORKERS} or auto)`);
+    throw new ConfigError(`invalid worker count ${shownNumber(value)} (use 1..${MAX_WORKERS} or auto)`);
   }
 }
 
