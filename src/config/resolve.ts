@@ -15,7 +15,9 @@ export type OptionsInit = Partial<Omit<BalancerOptions, 'nodes'>> & { nodes: Rea
  * not silently leave an option at its default. `workers` must be 1: this process cannot fork.
  */
 export function resolveLibraryOptions(init: OptionsInit, libraryOnly: ReadonlySet<string>): BalancerOptions {
-  if (typeof init !== 'object' || init === null) throw new ConfigError(`invalid options ${String(init)} (use an object, e.g. { nodes: ['10.0.0.1:8080'] })`);
+  if (typeof init !== 'object' || init === null) {
+    throw new ConfigError(`invalid options ${String(init)} (use an object, e.g. { nodes: ['10.0.0.1:8080'] })`);
+  }
   const merged: Record<string, unknown> = { ...DEFAULT_OPTIONS };
   for (const [key, value] of Object.entries(init)) {
     if (libraryOnly.has(key)) continue;
@@ -39,7 +41,9 @@ export function resolveLibraryOptions(init: OptionsInit, libraryOnly: ReadonlySe
     });
   }
   if (options.workers !== 1) {
-    throw new ConfigError(`--workers: the library serves from this one process (workers must be 1); for ${options.workers} worker processes run the fnlb command with --workers`);
+    throw new ConfigError(
+      `--workers: the library serves from this one process (workers must be 1); for ${options.workers} worker processes run the fnlb command with --workers`,
+    );
   }
   return options;
 }

@@ -150,7 +150,9 @@ function shownNumber(value: unknown): string {
 /** Whole numbers, sign included: the sign is the check's business, so "-1" and -1 get the same answer. */
 function parseWhole(text: string, example: number, noun: string): number {
   const n = Number(text);
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n)) throw new ConfigError(`invalid ${noun} ${JSON.stringify(text)} (use a whole number, e.g. ${example})`);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(n)) {
+    throw new ConfigError(`invalid ${noun} ${JSON.stringify(text)} (use a whole number, e.g. ${example})`);
+  }
   return n;
 }
 
@@ -175,7 +177,9 @@ const MAX_WORKERS = 256;
 
 function parseWorkers(text: string): number {
   if (text === 'auto') return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new ConfigError(`invalid worker count ${JSON.stringify(text)} (use 1..${MAX_WORKERS} or auto)`);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new ConfigError(`invalid worker count ${JSON.stringify(text)} (use 1..${MAX_WORKERS} or auto)`);
+  }
   return Number(text);
 }
 
@@ -195,7 +199,9 @@ function formatListen(host: string, port: number): string {
 function checkListen(value: { host: unknown; port: unknown }): void {
   const { host, port } = value;
   if (typeof host !== 'string') throw new ConfigError(`invalid address host ${shownValue(host)} (must be a string, e.g. "0.0.0.0")`);
-  if (typeof port !== 'number' || !Number.isInteger(port)) throw new ConfigError(`invalid address port ${shownValue(port)} (must be a whole number 0..65535)`);
+  if (typeof port !== 'number' || !Number.isInteger(port)) {
+    throw new ConfigError(`invalid address port ${shownValue(port)} (must be a whole number 0..65535)`);
+  }
   parseHostPort(formatListen(host, port), { allowPortZero: true });
 }
 
@@ -235,7 +241,9 @@ function parseOnOff(text: string): boolean {
 }
 
 function checkBoolean(value: unknown): void {
-  if (typeof value !== 'boolean') throw new ConfigError(`invalid value ${shownValue(value)} (use true or false; on or off on the command line)`);
+  if (typeof value !== 'boolean') {
+    throw new ConfigError(`invalid value ${shownValue(value)} (use true or false; on or off on the command line)`);
+  }
 }
 
 const LOG_LEVELS: ReadonlyArray<BalancerOptions['logLevel']> = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -271,7 +279,9 @@ function checkAccessLog(value: unknown): void {
 
 /** Library node lists hold parsed addresses; one built by hand is checked for the fields routing needs. */
 function checkNodes(value: unknown): void {
-  if (!Array.isArray(value)) throw new ConfigError(`invalid node list ${shownValue(value)} (use an array of addresses, e.g. ["10.0.0.1:8080"])`);
+  if (!Array.isArray(value)) {
+    throw new ConfigError(`invalid node list ${shownValue(value)} (use an array of addresses, e.g. ["10.0.0.1:8080"])`);
+  }
   if (value.length === 0) throw new ConfigError('no nodes given');
   const seen = new Set<string>();
   for (const node of value as unknown[]) {
@@ -288,7 +298,8 @@ function checkNodes(value: unknown): void {
     if (!wellFormed) throw new ConfigError(`invalid node ${shownValue(node)} (use "host:port" or an address from parseNodeAddress)`);
     const id = n.id as string;
     if (typeof n.weight !== 'number' || !Number.isFinite(n.weight) || n.weight <= 0) {
-      throw new ConfigError(`invalid node ${JSON.stringify(id)} (invalid weight ${shownValue(n.weight)}; must be a positive number, e.g. =2)`);
+      const weight = shownValue(n.weight);
+      throw new ConfigError(`invalid node ${JSON.stringify(id)} (invalid weight ${weight}; must be a positive number, e.g. =2)`);
     }
     if (seen.has(id)) throw new ConfigError(`duplicate node ${id}`);
     seen.add(id);
@@ -361,7 +372,12 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     check: checkBoolean,
   }),
   countOption('max-idle-per-node', 'maxIdlePerNode', 'Idle pooled connections kept per node (0 = no pooling).', 0),
-  countOption('max-connections', 'maxConnections', 'Client connections open at once (per worker); more are answered 503 and closed (0 = no limit).', 0),
+  countOption(
+    'max-connections',
+    'maxConnections',
+    'Client connections open at once (per worker); more are answered 503 and closed (0 = no limit).',
+    0,
+  ),
   option('workers', 'workers', {
     placeholder: '<count|auto>',
     description: 'Worker processes sharing the listening socket; auto = one per CPU. Health checks run once, in the primary.',
@@ -387,7 +403,9 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
 ]);
 
 /** The option that sets a BalancerOptions field. */
-export const OPTION_OF_KEY: ReadonlyMap<keyof BalancerOptions, OptionSpec> = new Map(OPTIONS.flatMap((o) => o.keys.map((k) => [k, o] as const)));
+export const OPTION_OF_KEY: ReadonlyMap<keyof BalancerOptions, OptionSpec> = new Map(
+  OPTIONS.flatMap((o) => o.keys.map((k) => [k, o] as const)),
+);
 
 /** Runs `fn` (a parse or check) and puts `source` (a flag, or the variable the text came from) in front of a ConfigError's message. */
 export function naming<T>(source: string, fn: () => T): T {

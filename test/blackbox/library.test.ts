@@ -84,7 +84,8 @@ describe('library', () => {
     assert.equal(cli.code, 2);
     const message = cli.stderr.replace(/^fnlb: /, '').trimEnd();
     assert.equal(message, '--hc-interval: invalid duration "0" (must be greater than 0)');
-    assert.throws(() => createBalancer({ nodes: ['127.0.0.1:1'], hcInterval: 0, logger: quiet }), (err) => err instanceof ConfigError && err.message === message);
-    assert.throws(() => createBalancer({ nodes: ['127.0.0.1:1'], workers: 2, logger: quiet }), (err) => err instanceof ConfigError && /--workers/.test(err.message));
+    const nodes = ['127.0.0.1:1'];
+    assert.throws(() => createBalancer({ nodes, hcInterval: 0, logger: quiet }), (err) => err instanceof ConfigError && err.message === message);
+    assert.throws(() => createBalancer({ nodes, workers: 2, logger: quiet }), (err) => err instanceof ConfigError && /--workers/.test(err.message));
   });
 });

@@ -153,7 +153,11 @@ describe('library-only refusals', () => {
     ['a port as text', { listenPort: '80' }, /^--listen: invalid address port "80"/],
     ['nodes not a list', { nodes: 'a:1' }, /^--nodes: invalid node list "a:1"/],
     ['a hand-made node without a port', { nodes: [{ id: 'a', host: 'a', basePath: '', weight: 1 }] }, /^--nodes: invalid node \{"id":"a"/],
-    ['a hand-made node with weight 0', { nodes: [{ id: 'a:1', host: 'a', port: 1, basePath: '', weight: 0 }] }, /^--nodes: invalid node "a:1" \(invalid weight 0;/],
+    [
+      'a hand-made node with weight 0',
+      { nodes: [{ id: 'a:1', host: 'a', port: 1, basePath: '', weight: 0 }] },
+      /^--nodes: invalid node "a:1" \(invalid weight 0;/,
+    ],
   ];
   for (const [title, init, expected] of cases) {
     it(title, () => {
