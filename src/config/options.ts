@@ -8,7 +8,10 @@ export type HashKeySource =
 /** Access log: every request, none, or a deterministic fraction (every Nth). */
 export type AccessLogMode = { readonly kind: 'on' } | { readonly kind: 'off' } | { readonly kind: 'sample'; readonly rate: number };
 
-/** Everything the balancer needs. All durations are milliseconds. */
+/**
+ * Everything the balancer needs. All durations are milliseconds, sizes bytes. Each field is set and
+ * checked by one entry of OPTIONS (table.ts), whether it comes from a flag, a variable or the library.
+ */
 export interface BalancerOptions {
   /** Listen address: host and port (port 0 = any free port). */
   listenHost: string;
@@ -48,7 +51,7 @@ export interface BalancerOptions {
   maxConnections: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   accessLog: AccessLogMode;
-  /** Worker processes sharing the listening socket (1 = no cluster). */
+  /** Worker processes sharing the listening socket (1 = no cluster). The library takes only 1: it cannot fork. */
   workers: number;
 }
 
