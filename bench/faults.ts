@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../src/cli/duration.js';
+import { parseDuration } from '../src/config/duration.js';
 import { SCENARIOS, SHORT_SETTINGS, TABLE_HEADER, describeFailures, fnlbArgs, runScenario, tableRow, type MatrixSettings, type ScenarioResult } from '../harness/scenarios/fault-matrix.js';
 import { cleanup } from '../harness/processes.js';
 

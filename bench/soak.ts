@@ -40,7 +40,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../src/cli/duration.js';
+import { parseDuration } from '../src/config/duration.js';
 import { randomBodies, send } from '../harness/scenarios/mixed-load.js';
 import { cleanup, nodesArg, readRssBytes, startBackends, startFnlb, type BackendProcess, type FnlbProcess } from '../harness/processes.js';
 import { sleep } from '../harness/wait.js';

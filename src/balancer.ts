@@ -10,8 +10,8 @@ import { HealthChecker } from './health/health-checker.js';
 import type { HealthChangeListener, HealthView } from './health/health-view.js';
 import { createLogger, type Logger } from './log.js';
 import type { NodeAddress } from './membership/address.js';
-import { parseNodeAddress } from './membership/parse-address.js';
-import { type BalancerOptions, DEFAULT_OPTIONS } from './options.js';
+import type { BalancerOptions } from './config/options.js';
+import { resolveLibraryOptions, type OptionsInit } from './config/resolve.js';
 
 export interface NodeStatus {
   /** The node's identity: its normalized address. */
@@ -19,9 +19,8 @@ export interface NodeStatus {
   state: 'online' | 'offline';
 }
 
-/** Library options: any BalancerOptions field, with nodes given as addresses or parsed NodeAddress. */
-export type BalancerInit = Partial<Omit<BalancerOptions, 'nodes'>> & {
-  nodes: ReadonlyArray<string | NodeAddress>;
+/** Library options: any BalancerOptions field (nodes as addresses or parsed NodeAddress), and a logger and health source. */
+export type BalancerInit = OptionsInit & {
   /** A pino logger to use instead of a new one on stdout. */
   logger?: Logger;
   /**
@@ -47,17 +46,15 @@ export interface Balancer {
   on<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
 }
 
-/** Merges defaults, parses node strings, rejects an empty or duplicated node list. */
+/** The fields of BalancerInit that are not options. */
+const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView'] satisfies Array<Exclude<keyof BalancerInit, keyof OptionsInit>>);
+
+/**
+ * Merges defaults, parses node strings, and checks every value as the command line does (a ConfigError
+ * naming the flag, with the command's message). Unknown fields and `workers` other than 1 are refused.
+ */
 export function resolveOptions(init: BalancerInit): BalancerOptions {
-  const nodes = init.nodes.map((n) => (typeof n === 'string' ? parseNodeAddress(n) : n));
-  if (nodes.length === 0) throw new ConfigError('no nodes given');
-  const seen = new Set<string>();
-  for (const n of nodes) {
-    if (seen.has(n.id)) throw new ConfigError(`duplicate node ${n.id}`);
-    seen.add(n.id);
-  }
-  const { logger: _logger, healthView: _healthView, ...rest } = init;
-  return { ...DEFAULT_OPTIONS, ...rest, nodes };
+  return resolveLibraryOptions(init, LIBRARY_ONLY);
 }
 
 function isWildcard(host: string): boolean {
@@ -96,23 +93,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.healthIsLocal = healthView === undefined;
     this.health = healthView === undefined ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange) : healthView(options.nodes.length, onChange);
     const endpoints: NodeEndpoint[] = options.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
-    this.engine = new Engine(
-      {
-        connectTimeout: options.connectTimeout,
-        responseTimeout: options.responseTimeout,
-        idleTimeout: options.idleTimeout,
-        headerTimeout: options.headerTimeout,
-        upstreamIdleTimeout: options.upstreamIdleTimeout,
-        maxReplayBody: options.maxReplayBody,
-        maxHeaderSize: options.maxHeaderSize,
-        maxIdlePerNode: options.maxIdlePerNode,
-        retryOnReset: options.retryOnReset,
-        maxConnections: options.maxConnections,
-        hashHeader: options.hashKey.kind === 'header' ? options.hashKey.name : undefined,
-      },
-      this,
-      endpoints,
-    );
+    this.engine = new Engine(options, this, endpoints);
     this.server = this.engine.server;
     this.server.on('listening', () => this.health.start());
   }

@@ -1,11 +1,9 @@
-import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { parseHostPort, parseNodeList } from '../membership/parse-address.js';
-import { DEFAULT_OPTIONS, type BalancerOptions, type HashKeySource, type AccessLogMode } from '../options.js';
-import { formatDuration, parseDuration } from './duration.js';
-import { formatSize, parseSize } from './size.js';
+import { nearest } from '../config/nearest.js';
+import { DEFAULT_OPTIONS, type BalancerOptions } from '../config/options.js';
+import { naming, OPTIONS, type OptionSpec } from '../config/table.js';
 
 /** What the command line asks for. */
 export type CommandLine =
@@ -27,24 +25,8 @@ function readVersion(): string {
 /** The package version from package.json ("0.0.0-unknown" if it cannot be read). */
 export const VERSION: string = readVersion();
 
-/** A flag that takes a value; also settable by its environment variable. */
-export interface ValueFlag {
-  readonly kind: 'value';
-  /** Long name without dashes, e.g. "hc-interval". */
-  readonly name: string;
-  /** "--hc-interval" */
-  readonly flag: string;
-  /** "FNLB_HC_INTERVAL" (derived from the name). */
-  readonly env: string;
-  /** Value placeholder for the help text, e.g. "<duration>". */
-  readonly placeholder: string;
-  /** One line. */
-  readonly description: string;
-  /** The default as it would be written on the command line, rendered from DEFAULT_OPTIONS; undefined = required, no default. */
-  readonly defaultText: string | undefined;
-  /** Parses `value` into `options`; throws ConfigError describing the problem (without naming the flag). */
-  readonly apply: (options: BalancerOptions, value: string) => void;
-}
+/** A flag that takes a value; also settable by its environment variable: an entry of the option table. */
+export type ValueFlag = OptionSpec;
 
 /** --help / --version: no value, no environment variable. */
 export interface SwitchFlag {
@@ -57,226 +39,14 @@ export interface SwitchFlag {
 
 export type FlagDefinition = ValueFlag | SwitchFlag;
 
-/** "hc-interval" → "FNLB_HC_INTERVAL" */
-export function envName(flagName: string): string {
-  return `FNLB_${flagName.toUpperCase().replaceAll('-', '_')}`;
-}
-
-function valueFlag(
-  name: string,
-  placeholder: string,
-  description: string,
-  defaultText: string | undefined,
-  apply: (options: BalancerOptions, value: string) => void,
-): ValueFlag {
-  return { kind: 'value', name, flag: `--${name}`, env: envName(name), placeholder, description, defaultText, apply };
-}
-
-type DurationKey =
-  | 'hcInterval'
-  | 'hcTimeout'
-  | 'connectTimeout'
-  | 'responseTimeout'
-  | 'idleTimeout'
-  | 'headerTimeout'
-  | 'upstreamIdleTimeout'
-  | 'shutdownTimeout';
-
-type CountKey = 'hcHealthy' | 'hcUnhealthy' | 'maxIdlePerNode' | 'maxConnections';
-
-function durationFlag(name: string, key: DurationKey, description: string, allowZero = false): ValueFlag {
-  return valueFlag(name, '<duration>', description, formatDuration(DEFAULT_OPTIONS[key]), (options, value) => {
-    const ms = parseDuration(value);
-    if (ms === 0 && !allowZero) throw new ConfigError(`invalid duration ${JSON.stringify(value)} (must be greater than 0)`);
-    options[key] = ms;
-  });
-}
-
-function parseWorkers(value: string): number {
-  if (value === 'auto') return Math.max(1, availableParallelism());
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 256) throw new ConfigError(`invalid worker count ${JSON.stringify(value)} (use 1..256 or auto)`);
-  return n;
-}
-
-function countFlag(name: string, key: CountKey, description: string, min: number): ValueFlag {
-  return valueFlag(name, '<count>', description, String(DEFAULT_OPTIONS[key]), (options, value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-      throw new ConfigError(`invalid number ${JSON.stringify(value)} (use a whole number, e.g. ${DEFAULT_OPTIONS[key]})`);
-    }
-    if (n < min) throw new ConfigError(`invalid number ${JSON.stringify(value)} (must be at least ${min})`);
-    options[key] = n;
-  });
-}
-
-function formatListen(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-function formatHashKey(key: HashKeySource): string {
-  return key.kind === 'function' ? 'function' : `header:${key.name}`;
-}
-
-function formatAccessLog(mode: AccessLogMode): string {
-  return mode.kind === 'sample' ? String(mode.rate) : mode.kind;
-}
-
-/** RFC 9110 token: the characters allowed in a header field name. */
-const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-function parseHashKey(value: string): HashKeySource {
-  if (value === 'function') return { kind: 'function' };
-  if (value.startsWith('header:')) {
-    const name = value.slice('header:'.length);
-    if (!HTTP_TOKEN.test(name)) {
-      throw new ConfigError(`invalid header name ${JSON.stringify(name)} (must be an HTTP token, e.g. header:X-Fn-Id)`);
-    }
-    // Header names are case-insensitive; the lowercase form is what Node.js and the engine see.
-    return { kind: 'header', name: name.toLowerCase() };
-  }
-  throw new ConfigError(`invalid hash key ${JSON.stringify(value)} (use function or header:<name>, e.g. header:X-Fn-Id)`);
-}
-
-function parseHcPath(value: string): string {
-  if (value === '') return '';
-  if (!value.startsWith('/') || !/^[\x21-\x7e]+$/.test(value) || value.includes('#')) {
-    throw new ConfigError(`invalid path ${JSON.stringify(value)} (must start with /, or be empty for a TCP connect check)`);
-  }
-  return value;
-}
-
-const LOG_LEVELS: ReadonlyArray<BalancerOptions['logLevel']> = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-function parseLogLevel(value: string): BalancerOptions['logLevel'] {
-  const level = LOG_LEVELS.find((l) => l === value);
-  if (level === undefined) throw new ConfigError(`invalid log level ${JSON.stringify(value)} (use ${LOG_LEVELS.join(', ')})`);
-  return level;
-}
-
-function parseAccessLog(value: string): AccessLogMode {
-  if (value === 'on') return { kind: 'on' };
-  if (value === 'off') return { kind: 'off' };
-  const rate = Number(value);
-  if (/^\d+(?:\.\d+)?$/.test(value) && rate > 0 && rate <= 1) return { kind: 'sample', rate };
-  throw new ConfigError(`invalid access log mode ${JSON.stringify(value)} (use on, off, or a fraction 0<r<=1 such as 0.1)`);
-}
-
-/** Every flag, in help order: the single source of truth for parsing, environment variables and help. */
+/** Every flag, in help order: the options of src/config, then --help and --version. */
 export const FLAGS: readonly FlagDefinition[] = Object.freeze([
-  valueFlag(
-    'listen',
-    '<host:port>',
-    'Address to listen on; IPv6 as [::]:8081, port 0 = any free port.',
-    formatListen(DEFAULT_OPTIONS.listenHost, DEFAULT_OPTIONS.listenPort),
-    (options, value) => {
-      const { host, port } = parseHostPort(value, { allowPortZero: true });
-      options.listenHost = host;
-      options.listenPort = port;
-    },
-  ),
-  valueFlag(
-    'nodes',
-    '<node>,<node>,...',
-    'Function nodes: host:port, http://host:port/base or [::1]:8080, each with an optional weight =N.',
-    undefined,
-    (options, value) => {
-      options.nodes = parseNodeList(value);
-    },
-  ),
-  valueFlag(
-    'hash-key',
-    '<key>',
-    'Routing key: "function" (the function called) or "header:<name>" (a request header).',
-    formatHashKey(DEFAULT_OPTIONS.hashKey),
-    (options, value) => {
-      options.hashKey = parseHashKey(value);
-    },
-  ),
-  durationFlag('hc-interval', 'hcInterval', 'Time between two health checks of a node.'),
-  durationFlag('hc-timeout', 'hcTimeout', 'A health check not answered within this fails.'),
-  valueFlag(
-    'hc-path',
-    '<path>',
-    'Path the health check requests; empty (--hc-path=) means a TCP connect check.',
-    DEFAULT_OPTIONS.hcPath === '' ? '"" (TCP connect)' : DEFAULT_OPTIONS.hcPath,
-    (options, value) => {
-      options.hcPath = parseHcPath(value);
-    },
-  ),
-  countFlag('hc-healthy', 'hcHealthy', 'Consecutive passed checks before a down node is used again.', 1),
-  countFlag('hc-unhealthy', 'hcUnhealthy', 'Consecutive failed checks before a node is taken out.', 1),
-  durationFlag('connect-timeout', 'connectTimeout', 'Give up connecting to a node after this.'),
-  durationFlag('response-timeout', 'responseTimeout', 'Longest wait for the first response byte from a node.'),
-  durationFlag('idle-timeout', 'idleTimeout', 'Close idle client keep-alive connections and stalled transfers after this.'),
-  durationFlag('header-timeout', 'headerTimeout', 'A client must send its complete request head within this.'),
-  durationFlag('upstream-idle-timeout', 'upstreamIdleTimeout', 'Close idle pooled node connections after this.'),
-  durationFlag('shutdown-timeout', 'shutdownTimeout', 'On shutdown, wait at most this long for requests in flight (0 = do not wait).', true),
-  valueFlag(
-    'max-replay-body',
-    '<size>',
-    'Keep request bodies up to this size to replay them on a fallback node (0 = never replay).',
-    formatSize(DEFAULT_OPTIONS.maxReplayBody),
-    (options, value) => {
-      options.maxReplayBody = parseSize(value);
-    },
-  ),
-  valueFlag(
-    'max-header-size',
-    '<size>',
-    'Largest request head (request line + headers) accepted, at least 1KiB; larger gets 431.',
-    formatSize(DEFAULT_OPTIONS.maxHeaderSize),
-    (options, value) => {
-      const bytes = parseSize(value);
-      if (bytes < 1024) throw new ConfigError(`invalid size ${JSON.stringify(value)} (must be at least 1KiB)`);
-      options.maxHeaderSize = bytes;
-    },
-  ),
-  valueFlag(
-    'retry-on-reset',
-    '<on|off>',
-    'Also replay POST/PATCH whose node reset the connection (RST) before answering: the node did not read all of it.',
-    DEFAULT_OPTIONS.retryOnReset ? 'on' : 'off',
-    (options, value) => {
-      if (value !== 'on' && value !== 'off') throw new ConfigError(`invalid value ${JSON.stringify(value)} (use on or off)`);
-      options.retryOnReset = value === 'on';
-    },
-  ),
-  countFlag('max-idle-per-node', 'maxIdlePerNode', 'Idle pooled connections kept per node (0 = no pooling).', 0),
-  countFlag('max-connections', 'maxConnections', 'Client connections open at once (per worker); more are answered 503 and closed (0 = no limit).', 0),
-  valueFlag(
-    'workers',
-    '<count|auto>',
-    'Worker processes sharing the listening socket; auto = one per CPU. Health checks run once, in the primary.',
-    String(DEFAULT_OPTIONS.workers),
-    (options, value) => {
-      options.workers = parseWorkers(value);
-    },
-  ),
-  valueFlag(
-    'log-level',
-    '<level>',
-    `Log level: ${LOG_LEVELS.join(', ')}.`,
-    DEFAULT_OPTIONS.logLevel,
-    (options, value) => {
-      options.logLevel = parseLogLevel(value);
-    },
-  ),
-  valueFlag(
-    'access-log',
-    '<mode>',
-    'Access log: on, off, or the fraction 0<r<=1 of requests to log (e.g. 0.1).',
-    formatAccessLog(DEFAULT_OPTIONS.accessLog),
-    (options, value) => {
-      options.accessLog = parseAccessLog(value);
-    },
-  ),
+  ...OPTIONS,
   { kind: 'switch', name: 'help', flag: '--help', short: 'h', description: 'Show this help and exit.' },
   { kind: 'switch', name: 'version', flag: '--version', short: 'v', description: 'Show the version and exit.' },
 ] satisfies FlagDefinition[]);
 
 const BY_NAME: ReadonlyMap<string, FlagDefinition> = new Map(FLAGS.map((f) => [f.name, f]));
-const VALUE_FLAGS: readonly ValueFlag[] = FLAGS.filter((f): f is ValueFlag => f.kind === 'value');
 
 const PARSE_ARGS_OPTIONS = Object.fromEntries(
   FLAGS.map((f) => [f.name, f.kind === 'value' ? { type: 'string' as const } : { type: 'boolean' as const, short: f.short }]),
@@ -310,31 +80,10 @@ function shown(raw: string): string {
   return /^[\x21-\x7e]+$/.test(raw) ? raw : JSON.stringify(raw);
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
 function unknownFlag(raw: string): string {
   const name = raw.replace(/^-+/, '').split('=')[0]!.toLowerCase();
-  let best: FlagDefinition | undefined;
-  let bestDistance = Infinity;
-  for (const f of FLAGS) {
-    const d = editDistance(name, f.name);
-    if (d < bestDistance) {
-      best = f;
-      bestDistance = d;
-    }
-  }
-  const hint = best !== undefined && name.length > 1 && bestDistance <= 2 ? ` (did you mean ${best.flag}?)` : '';
-  return `unknown flag ${shown(raw)}${hint}`;
+  const best = nearest(name, FLAGS.map((f) => f.name));
+  return `unknown flag ${shown(raw)}${best === undefined ? '' : ` (did you mean --${best}?)`}`;
 }
 
 const SWITCH_SPELLINGS: ReadonlyMap<string, 'help' | 'version'> = new Map(
@@ -404,7 +153,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (firstProblem !== undefined) throw new ConfigError(firstProblem);
 
   const options = structuredClone(DEFAULT_OPTIONS) as BalancerOptions;
-  for (const f of VALUE_FLAGS) {
+  for (const f of OPTIONS) {
     let value = given.get(f);
     let source = f.flag;
     if (value === undefined) {
@@ -412,12 +161,12 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
       source = f.env;
     }
     if (value === undefined) continue;
-    try {
-      f.apply(options, value);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new ConfigError(`${source}: ${err.message}`);
-      throw err;
-    }
+    const text = value;
+    naming(source, () => {
+      const parsed = f.parse(text);
+      f.check(parsed);
+      f.set(options, parsed);
+    });
   }
   if (options.nodes.length === 0) {
     throw new ConfigError('--nodes: no nodes given (set --nodes or FNLB_NODES, e.g. --nodes 10.0.0.1:8080,10.0.0.2:8080)');

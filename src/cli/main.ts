@@ -47,6 +47,8 @@ if (options.workers > 1 && cluster.isPrimary) {
 async function serve(): Promise<void> {
   const balancer = createBalancer({
     ...options,
+    // This process serves alone, or is one worker of the cluster the primary forked.
+    workers: 1,
     logger,
     healthView: isWorker ? (count, onChange) => new RelayedHealth(count, onChange) : undefined,
   });

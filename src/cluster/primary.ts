@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { healthCheckOptions, logNodeState } from '../balancer.js';
 import { HealthChecker } from '../health/health-checker.js';
 import { flushLogger, type Logger } from '../log.js';
-import type { BalancerOptions } from '../options.js';
+import type { BalancerOptions } from '../config/options.js';
 import { isToPrimary, type ToWorker } from './messages.js';
 
 /** A worker that dies within this long of its start is restarted after a pause, not at once. */

@@ -33,7 +33,8 @@ export class Engine {
       deadlines,
       pools: endpoints.map((ep) => new NodePool(ep, deadlines, options.connectTimeout, options.upstreamIdleTimeout, options.maxIdlePerNode)),
     };
-    this.headOptions = { hashHeader: options.hashHeader === undefined ? undefined : Buffer.from(options.hashHeader.toLowerCase(), 'latin1') };
+    const hashKey = options.hashKey;
+    this.headOptions = { hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined };
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }

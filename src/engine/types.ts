@@ -28,22 +28,4 @@ export interface NodeEndpoint {
   readonly basePath: string;
 }
 
-export interface EngineOptions {
-  connectTimeout: number;
-  responseTimeout: number;
-  idleTimeout: number;
-  headerTimeout: number;
-  upstreamIdleTimeout: number;
-  maxReplayBody: number;
-  maxHeaderSize: number;
-  maxIdlePerNode: number;
-  /** Client connections open at once; 0 = no limit. */
-  maxConnections: number;
-  /**
-   * A request of any method whose connection the node reset before answering is replayed: the reset
-   * means the node's kernel discarded bytes its process never read (see README, retry rules).
-   */
-  retryOnReset: boolean;
-  /** Lower-case header name whose value is the routing key, if configured. */
-  hashHeader: string | undefined;
-}
+export type { EngineOptions } from '../config/options.js';

@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
 import pino from 'pino';
-import { consistentHashProxy, createBalancer, functionKey, NoFallbackNodeError, rankNodes } from '../../src/index.js';
-import { cleanup, nodesArg, startBackends } from '../../harness/processes.js';
+import { ConfigError, consistentHashProxy, createBalancer, functionKey, NoFallbackNodeError, rankNodes } from '../../src/index.js';
+import { cleanup, FNLB_ENTRY, nodesArg, runScript, startBackends } from '../../harness/processes.js';
 
 after(cleanup);
 
@@ -77,5 +77,15 @@ describe('library', () => {
     assert.throws(() => createBalancer({ nodes: [] }), /no nodes given/);
     assert.throws(() => createBalancer({ nodes: ['127.0.0.1:1', '127.0.0.1:1'] }), /duplicate node/);
     assert.throws(() => createBalancer({ nodes: ['nope'] }), /invalid node/);
+  });
+
+  test('options are checked as the command line checks its flags: the same ConfigError message', async () => {
+    const cli = await runScript(FNLB_ENTRY, ['--nodes', '127.0.0.1:1', '--hc-interval', '0'], 5000);
+    assert.equal(cli.code, 2);
+    const message = cli.stderr.replace(/^fnlb: /, '').trimEnd();
+    assert.equal(message, '--hc-interval: invalid duration "0" (must be greater than 0)');
+    const nodes = ['127.0.0.1:1'];
+    assert.throws(() => createBalancer({ nodes, hcInterval: 0, logger: quiet }), (err) => err instanceof ConfigError && err.message === message);
+    assert.throws(() => createBalancer({ nodes, workers: 2, logger: quiet }), (err) => err instanceof ConfigError && /--workers/.test(err.message));
   });
 });

@@ -2,11 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ConfigError } from '../../src/errors.js';
-import { DEFAULT_OPTIONS, type BalancerOptions } from '../../src/options.js';
-import { formatDuration, parseDuration, MAX_DURATION_MS } from '../../src/cli/duration.js';
-import { formatSize, parseSize } from '../../src/cli/size.js';
-import { parseHostPort, parseNodeAddress, parseNodeList } from '../../src/membership/parse-address.js';
-import { FLAGS, VERSION, envName, helpText, parseCommandLine, type ValueFlag } from '../../src/cli/args.js';
+import { DEFAULT_OPTIONS, type BalancerOptions } from '../../src/config/options.js';
+import { formatDuration, parseDuration, MAX_DURATION_MS } from '../../src/config/duration.js';
+import { formatSize, parseSize } from '../../src/config/size.js';
+import { parseHostPort, parseNodeAddress, parseNodeList } from '../../src/config/parse-address.js';
+import { FLAGS, VERSION, helpText, parseCommandLine, type ValueFlag } from '../../src/cli/args.js';
+import { envName } from '../../src/config/table.js';
 
 /** Asserts `fn` throws a ConfigError with a single-line message matching every pattern. */
 function assertConfigError(fn: () => unknown, ...patterns: Array<string | RegExp>): string {

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../errors.js';
-import type { NodeAddress } from './address.js';
+import type { NodeAddress } from '../membership/address.js';
 
 /**
  * Node addresses as the operator writes them:

@@ -1,4 +1,4 @@
-import type { NodeAddress } from './membership/address.js';
+import type { NodeAddress } from '../membership/address.js';
 
 /** How the routing key of a request is chosen. */
 export type HashKeySource =
@@ -8,7 +8,10 @@ export type HashKeySource =
 /** Access log: every request, none, or a deterministic fraction (every Nth). */
 export type AccessLogMode = { readonly kind: 'on' } | { readonly kind: 'off' } | { readonly kind: 'sample'; readonly rate: number };
 
-/** Everything the balancer needs. All durations are milliseconds. */
+/**
+ * Everything the balancer needs. All durations are milliseconds, sizes bytes. Each field is set and
+ * checked by one entry of OPTIONS (table.ts), whether it comes from a flag, a variable or the library.
+ */
 export interface BalancerOptions {
   /** Listen address: host and port (port 0 = any free port). */
   listenHost: string;
@@ -37,15 +40,18 @@ export interface BalancerOptions {
   maxReplayBody: number;
   /** Request head limit (request line + headers), answered 431 past it. */
   maxHeaderSize: number;
-  /** Replay a non-idempotent request whose node connection was reset before any response byte. */
+  /**
+   * Replay a request of any method whose node connection was reset before any response byte: the reset
+   * means the node's kernel discarded bytes its process never read (see README, retry rules).
+   */
   retryOnReset: boolean;
   /** Max idle pooled connections kept per node. */
   maxIdlePerNode: number;
-  /** Client connections open at once; more are answered 503 and closed (0 = no limit). */
+  /** Client connections open at once (per process); more are answered 503 and closed (0 = no limit). */
   maxConnections: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   accessLog: AccessLogMode;
-  /** Worker processes sharing the listening socket (1 = no cluster). */
+  /** Worker processes sharing the listening socket (1 = no cluster). The library takes only 1: it cannot fork. */
   workers: number;
 }
 
@@ -74,3 +80,19 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   accessLog: { kind: 'on' },
   workers: 1,
 });
+
+/** What the forwarding engine reads: a view of the same options object, not a copy. */
+export type EngineOptions = Pick<
+  BalancerOptions,
+  | 'connectTimeout'
+  | 'responseTimeout'
+  | 'idleTimeout'
+  | 'headerTimeout'
+  | 'upstreamIdleTimeout'
+  | 'maxReplayBody'
+  | 'maxHeaderSize'
+  | 'maxIdlePerNode'
+  | 'maxConnections'
+  | 'retryOnReset'
+  | 'hashKey'
+>;

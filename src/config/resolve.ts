@@ -1,0 +1,49 @@
+import { ConfigError } from '../errors.js';
+import type { NodeAddress } from '../membership/address.js';
+import { nearest } from './nearest.js';
+import { DEFAULT_OPTIONS, type BalancerOptions } from './options.js';
+import { parseNodeAddress } from './parse-address.js';
+import { naming, OPTION_OF_KEY, OPTIONS } from './table.js';
+
+/** Options as the library takes them: any BalancerOptions field, with nodes as addresses or parsed NodeAddress. */
+export type OptionsInit = Partial<Omit<BalancerOptions, 'nodes'>> & { nodes: ReadonlyArray<string | NodeAddress> };
+
+/**
+ * Library options → checked BalancerOptions, through the same checks (and messages, naming the flag) as
+ * the command line. Missing or undefined fields take their defaults. `libraryOnly` names fields the
+ * caller handles itself (a logger...); any other field that is not an option is refused, so a typo does
+ * not silently leave an option at its default. `workers` must be 1: this process cannot fork.
+ */
+export function resolveLibraryOptions(init: OptionsInit, libraryOnly: ReadonlySet<string>): BalancerOptions {
+  if (typeof init !== 'object' || init === null) {
+    throw new ConfigError(`invalid options ${String(init)} (use an object, e.g. { nodes: ['10.0.0.1:8080'] })`);
+  }
+  const merged: Record<string, unknown> = { ...DEFAULT_OPTIONS };
+  for (const [key, value] of Object.entries(init)) {
+    if (libraryOnly.has(key)) continue;
+    if (!OPTION_OF_KEY.has(key as keyof BalancerOptions)) {
+      const best = nearest(key, [...OPTION_OF_KEY.keys(), ...libraryOnly]);
+      throw new ConfigError(`unknown option ${JSON.stringify(key)}${best === undefined ? '' : ` (did you mean ${best}?)`}`);
+    }
+    if (value !== undefined) merged[key] = value;
+  }
+  if (Array.isArray(merged['nodes'])) {
+    const nodes: unknown[] = merged['nodes'];
+    merged['nodes'] = naming('--nodes', () => nodes.map((n) => (typeof n === 'string' ? parseNodeAddress(n) : n)));
+  }
+
+  const options = {} as BalancerOptions;
+  for (const option of OPTIONS) {
+    naming(option.flag, () => {
+      const value = option.get(merged as unknown as BalancerOptions);
+      option.check(value);
+      option.set(options, value);
+    });
+  }
+  if (options.workers !== 1) {
+    throw new ConfigError(
+      `--workers: the library serves from this one process (workers must be 1); for ${options.workers} worker processes run the fnlb command with --workers`,
+    );
+  }
+  return options;
+}
