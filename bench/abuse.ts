@@ -92,7 +92,8 @@ type Row = [scenario: string, figure: string, fnlb: string, nginx?: string];
 const rows: Row[] = [];
 const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ofAll = (n: number, total: number): string => `${fmt(n)}/${fmt(total)}`;
-const secs = (msList: number[]): string => `${(abuse.quantile(msList, 0.5) / 1000).toFixed(2)} / ${(Math.max(...msList) / 1000).toFixed(2)}`;
+const secs = (msList: number[]): string =>
+  `${(abuse.quantile(msList, 0.5) / 1000).toFixed(2)} / ${(Math.max(...msList) / 1000).toFixed(2)}`;
 
 function table(): string {
   const out = ['| scenario | figure | fnlb | nginx |', '|---|---|---:|---:|'];
@@ -107,7 +108,18 @@ function table(): string {
 /* ------------------------------------------------------------------ processes */
 
 function fnlb(nodes: { id: string }[], extra: string[]): Promise<FnlbProcess> {
-  return startFnlb(['--listen', `${HOST}:0`, '--nodes', nodes.map((n) => n.id).join(','), '--hc-path=', '--hc-interval', '60s', '--access-log', 'off', ...extra]);
+  return startFnlb([
+    '--listen',
+    `${HOST}:0`,
+    '--nodes',
+    nodes.map((n) => n.id).join(','),
+    '--hc-path=',
+    '--hc-interval',
+    '60s',
+    '--access-log',
+    'off',
+    ...extra,
+  ]);
 }
 
 /**
@@ -159,7 +171,12 @@ async function idleScenario(s: Settings, nginx: { port: number; pid: number } | 
   }
   const scenario = `${fmt(s.idleConns)} idle keep-alive connections`;
   rows.push([scenario, 'RSS per connection, KiB', fmt(f.kibPerConn, 2), g ? fmt(g.kibPerConn, 2) : undefined]);
-  rows.push([scenario, 'kept open / failed to open', `${fmt(f.kept)} / ${fmt(f.failed)}`, g ? `${fmt(g.kept)} / ${fmt(g.failed)}` : undefined]);
+  rows.push([
+    scenario,
+    'kept open / failed to open',
+    `${fmt(f.kept)} / ${fmt(f.failed)}`,
+    g ? `${fmt(g.kept)} / ${fmt(g.failed)}` : undefined,
+  ]);
   await lb.stop();
   await node.stop();
 }
@@ -206,7 +223,11 @@ async function slowlorisScenario(s: Settings): Promise<void> {
   const calm = await abuse.latencyWhile(lb.port, path, sleep(3000));
   const rss = new abuse.RssSampler(lb.pid);
   const cpu0 = cpuTicks(lb.pid);
-  const attack = await abuse.latencyWhile(lb.port, path, abuse.slowloris(lb.port, { connections: s.slowConns, everyMs: 1000, giveUpMs: T * 3 }));
+  const attack = await abuse.latencyWhile(
+    lb.port,
+    path,
+    abuse.slowloris(lb.port, { connections: s.slowConns, everyMs: 1000, giveUpMs: T * 3 }),
+  );
   const cpuMs = ((cpuTicks(lb.pid) - cpu0) * 1000) / clockTicks();
   const growth = rss.stop();
   const conns = attack.result;
@@ -217,7 +238,11 @@ async function slowlorisScenario(s: Settings): Promise<void> {
   rows.push([scenario, `answered 408 and closed within ${T / 1000} s + 1 s`, ofAll(inTime, conns.length)]);
   rows.push([scenario, 'closed after, p50 / max, s', closed.length ? secs(closed) : 'none']);
   rows.push([scenario, 'normal client (new connection per GET) p50 / p99, ms: before', lat(calm.latenciesMs)]);
-  rows.push([scenario, '… during the attack (GETs, failures)', `${lat(attack.latenciesMs)} (${attack.latenciesMs.length}, ${attack.errors.length})`]);
+  rows.push([
+    scenario,
+    '… during the attack (GETs, failures)',
+    `${lat(attack.latenciesMs)} (${attack.latenciesMs.length}, ${attack.errors.length})`,
+  ]);
   rows.push([scenario, 'fnlb RSS peak growth MiB; CPU ms for the whole attack', `${fmt(growth / MiB, 1)}; ${fmt(cpuMs)}`]);
 
   // The two gaps found by test/blackbox/resource-abuse.test.ts (todo there), measured side by side.
@@ -228,8 +253,16 @@ async function slowlorisScenario(s: Settings): Promise<void> {
     abuse.slowloris(lb.port, { connections: n, everyMs: 1000, pattern: '\r\n', giveUpMs: T * 3 }),
   ]);
   const lateClosed = closeTimes(late);
-  rows.push([`silent for 0.8× the header timeout, then 1 byte/s (${n} connections)`, 'closed after, p50 / max, s (timeout: ' + T / 1000 + ' s)', lateClosed.length ? secs(lateClosed) : 'none']);
-  rows.push([`bare CRLF, 1 byte/s (${n} connections)`, `still open at 3× the header timeout`, ofAll(crlf.filter((c) => c.closedAfterMs === null).length, n)]);
+  rows.push([
+    `silent for 0.8× the header timeout, then 1 byte/s (${n} connections)`,
+    'closed after, p50 / max, s (timeout: ' + T / 1000 + ' s)',
+    lateClosed.length ? secs(lateClosed) : 'none',
+  ]);
+  rows.push([
+    `bare CRLF, 1 byte/s (${n} connections)`,
+    `still open at 3× the header timeout`,
+    ofAll(crlf.filter((c) => c.closedAfterMs === null).length, n),
+  ]);
   await lb.stop();
   await node.stop();
 }
@@ -239,7 +272,9 @@ async function uploadScenario(s: Settings): Promise<void> {
   const lb = await fnlb([node], ['--idle-timeout', '30s']);
   log(`uploads: ${s.uploads} × ${s.uploadBytes / MiB} MiB to a node reading ${s.uploadRate / MiB} MiB/s each after a 2 s stall`);
   const rss = new abuse.RssSampler(lb.pid);
-  const uploads = await Promise.all(Array.from({ length: s.uploads }, (_, i) => abuse.startUpload(lb.port, `/r/app/up${i}`, s.uploadBytes, 120_000)));
+  const uploads = await Promise.all(
+    Array.from({ length: s.uploads }, (_, i) => abuse.startUpload(lb.port, `/r/app/up${i}`, s.uploadBytes, 120_000)),
+  );
   const read = (): number => node.conns.reduce((sum, c) => sum + c.bodyRead, 0);
   let ahead = 0;
   const watch = setInterval(() => (ahead = Math.max(ahead, uploads.reduce((sum, u) => sum + u.sent, 0) - read())), 20);
@@ -262,7 +297,9 @@ async function downloadScenario(s: Settings): Promise<void> {
   const total = s.stalledDownloads + s.slowDownloads;
   const node: AbuseNode = await abuse.startBigResponseNode(s.downloadBytes);
   const lb = await fnlb([node], ['--idle-timeout', `${IDLE}ms`]);
-  log(`downloads: ${s.stalledDownloads} never read, ${s.slowDownloads} read 1 MiB/s for ${SLOW_MS} ms, ${s.downloadBytes / MiB} MiB each, --idle-timeout ${IDLE} ms`);
+  log(
+    `downloads: ${s.stalledDownloads} never read, ${s.slowDownloads} read 1 MiB/s for ${SLOW_MS} ms, ${s.downloadBytes / MiB} MiB each, --idle-timeout ${IDLE} ms`,
+  );
   const rss = new abuse.RssSampler(lb.pid);
   const t0 = performance.now();
   const clients = await Promise.all(Array.from({ length: total }, (_, i) => abuse.openStalledDownload(lb.port, `/r/app/big${i}`)));
@@ -279,8 +316,16 @@ async function downloadScenario(s: Settings): Promise<void> {
   rows.push([scenario, 'fnlb RSS peak growth, MiB', fmt(growth / MiB, 1)]);
   rows.push([scenario, 'node connections closed by fnlb', ofAll(closedAfter.length, total)]);
   rows.push([scenario, 'node saw its connection closed after, p50 / max, s', closedAfter.length ? secs(closedAfter) : 'none']);
-  rows.push([scenario, 'node bytes written before the stall, p50 / max, MiB (kernel buffers)', `${fmt(abuse.quantile(written, 0.5) / MiB, 1)} / ${fmt(Math.max(...written) / MiB, 1)}`]);
-  rows.push([scenario, 'client connections cut (response incomplete)', ofAll(drained.filter((d) => d.closed && d.received < s.downloadBytes).length, total)]);
+  rows.push([
+    scenario,
+    'node bytes written before the stall, p50 / max, MiB (kernel buffers)',
+    `${fmt(abuse.quantile(written, 0.5) / MiB, 1)} / ${fmt(Math.max(...written) / MiB, 1)}`,
+  ]);
+  rows.push([
+    scenario,
+    'client connections cut (response incomplete)',
+    ofAll(drained.filter((d) => d.closed && d.received < s.downloadBytes).length, total),
+  ]);
   rows.push([scenario, '"node down" log lines', fmt(lb.logs.filter((l) => l.msg === 'node down').length)]);
   for (const c of clients) c.socket.destroy();
   await lb.stop();

@@ -13,7 +13,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { CORPUS_PROXIES, VERDICTS, differing, findPeers, markdown, runCorpus, startContestants, totals } from '../harness/scenarios/corpus-run.js';
+import {
+  CORPUS_PROXIES,
+  VERDICTS,
+  differing,
+  findPeers,
+  markdown,
+  runCorpus,
+  startContestants,
+  totals,
+} from '../harness/scenarios/corpus-run.js';
 import { runMain } from '../harness/processes.js';
 import { machineInfo } from './lib/tools.js';
 

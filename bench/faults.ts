@@ -15,7 +15,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/config/duration.js';
-import { SCENARIOS, SHORT_SETTINGS, TABLE_HEADER, describeFailures, fnlbArgs, runScenario, tableRow, type MatrixSettings, type ScenarioResult } from '../harness/scenarios/fault-matrix.js';
+import {
+  SCENARIOS,
+  SHORT_SETTINGS,
+  TABLE_HEADER,
+  describeFailures,
+  fnlbArgs,
+  runScenario,
+  tableRow,
+  type MatrixSettings,
+  type ScenarioResult,
+} from '../harness/scenarios/fault-matrix.js';
 import { cleanup } from '../harness/processes.js';
 
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -49,7 +59,15 @@ function settingsFrom(argv: string[]): { settings: MatrixSettings; words: string
   } catch (err) {
     fail((err as Error).message);
   }
-  const long: MatrixSettings = { ...SHORT_SETTINGS, backends: 5, concurrency: 8, functions: 1000, warmupMs: 3000, holdMs: 10_000, recoverMs: 5000 };
+  const long: MatrixSettings = {
+    ...SHORT_SETTINGS,
+    backends: 5,
+    concurrency: 8,
+    functions: 1000,
+    warmupMs: 3000,
+    holdMs: 10_000,
+    recoverMs: 5000,
+  };
   const s: MatrixSettings = v.short ? { ...SHORT_SETTINGS } : long;
   const int = (name: string, min: number, max: number): number | undefined => {
     const raw = v[name];
@@ -105,7 +123,10 @@ async function main(): Promise<number> {
   console.log(`\n${table}\n`);
   const stamp = new Date().toISOString().replace(/[:T]/g, '-').slice(0, 16);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, `faults-${stamp}.md`), `# Fault matrix ${stamp}\n\n${setup}\n\n${table}\n\n\`\`\`\n${details.join('\n')}\n\`\`\`\n`);
+  writeFileSync(
+    join(out, `faults-${stamp}.md`),
+    `# Fault matrix ${stamp}\n\n${setup}\n\n${table}\n\n\`\`\`\n${details.join('\n')}\n\`\`\`\n`,
+  );
   writeFileSync(join(out, `faults-${stamp}.json`), JSON.stringify({ settings, results }, null, 1));
   console.log(`faults: written to ${join(out, `faults-${stamp}.md`)} and .json`);
   return broken === 0 ? 0 : 1;

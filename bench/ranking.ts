@@ -71,7 +71,15 @@ export function runRanking(opts: { runs: number; cachedOps: number; uncachedOps:
     weighted.push(w / 1000);
     direct3.push(d3);
   }
-  return { nodes: NODES, runs: opts.runs, cachedNs: median(cached[0]), cached10kNs: median(cached[1]), uncachedUs: median(uncached), uncachedWeightedUs: median(weighted), direct3Ns: median(direct3) };
+  return {
+    nodes: NODES,
+    runs: opts.runs,
+    cachedNs: median(cached[0]),
+    cached10kNs: median(cached[1]),
+    uncachedUs: median(uncached),
+    uncachedWeightedUs: median(weighted),
+    direct3Ns: median(direct3),
+  };
 }
 
 export const RANKING_FULL = { runs: 7, cachedOps: 2_000_000, uncachedOps: 50_000 };

@@ -140,7 +140,12 @@ class Bench {
       const warmupS = Math.max(this.s.warmupS, 0.5);
       const opts = { host: HOST, port: t.port, rate: this.s.rate, durationS: this.s.durationS, warmupS, connections: 50 };
       const limitMs = (this.s.durationS + warmupS + 30) * 1000;
-      const out = await run('fixed-rate', this.tools.taskset, ['-c', LOAD_CPU, process.execPath, FIXED_RATE, JSON.stringify(opts)], limitMs);
+      const out = await run(
+        'fixed-rate',
+        this.tools.taskset,
+        ['-c', LOAD_CPU, process.execPath, FIXED_RATE, JSON.stringify(opts)],
+        limitMs,
+      );
       const r = JSON.parse(out) as FixedRateResult;
       add('latency', r.latencyUs.p99, r.errors + r.non2xx, { ...r });
     } else if (scenario === 'idle-conns') {
@@ -229,14 +234,24 @@ async function main(): Promise<number> {
   let ranking: RankingResult | undefined;
   if (s.scenarios.includes('ranking')) {
     ranking = runRanking(s.smoke ? RANKING_SMOKE : RANKING_FULL);
-    log(`ranking: cached ${ranking.cachedNs.toFixed(0)} ns, uncached ${ranking.uncachedUs.toFixed(2)} µs, 3 nodes ${ranking.direct3Ns.toFixed(0)} ns`);
+    log(
+      `ranking: cached ${ranking.cachedNs.toFixed(0)} ns, uncached ${ranking.uncachedUs.toFixed(2)} µs, 3 nodes ${ranking.direct3Ns.toFixed(0)} ns`,
+    );
   }
 
   const report: Report = {
     date,
     command: ['node', ...process.argv.slice(1)].join(' '),
     machine: machineInfo(tools),
-    settings: { rounds: s.rounds, durationS: s.durationS, warmupS: s.warmupS, rate: s.rate, idleConns: s.idleConns, smoke: s.smoke, scenarios: s.scenarios.join(',') },
+    settings: {
+      rounds: s.rounds,
+      durationS: s.durationS,
+      warmupS: s.warmupS,
+      rate: s.rate,
+      idleConns: s.idleConns,
+      smoke: s.smoke,
+      scenarios: s.scenarios.join(','),
+    },
     layout: LAYOUT,
     summary: summarize(records),
     runs: records,

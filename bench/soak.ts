@@ -56,7 +56,9 @@ interface Options {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`soak: ${msg}\nusage: node dist/bench/soak.js --minutes N [--seconds S] [--backends 4] [--concurrency 16] [--fault-every 10s]\n`);
+  process.stderr.write(
+    `soak: ${msg}\nusage: node dist/bench/soak.js --minutes N [--seconds S] [--backends 4] [--concurrency 16] [--fault-every 10s]\n`,
+  );
   process.exit(2);
 }
 
@@ -342,12 +344,18 @@ async function main(): Promise<number> {
   const logFiles = Array.from({ length: opts.backends }, (_, i) => join(dir!, `S${i + 1}.log`));
   const backends = await startBackends(opts.backends, 'S', (i) => ({ logFile: logFiles[i] }));
   const lb: FnlbProcess = await startFnlb([
-    '--listen', '127.0.0.1:0',
-    '--nodes', nodesArg(backends),
-    '--hc-interval', '200ms',
-    '--hc-timeout', '300ms',
-    '--connect-timeout', '500ms',
-    '--access-log', 'off',
+    '--listen',
+    '127.0.0.1:0',
+    '--nodes',
+    nodesArg(backends),
+    '--hc-interval',
+    '200ms',
+    '--hc-timeout',
+    '300ms',
+    '--connect-timeout',
+    '500ms',
+    '--access-log',
+    'off',
   ]);
   startedPids.push(lb.pid, ...backends.map((b) => b.pid));
   const reportEveryMs = opts.shortReports ? 10_000 : 60_000;
@@ -368,16 +376,21 @@ async function main(): Promise<number> {
   let faultChain: Promise<void> = Promise.resolve();
   const scheduleFault = (at: number): void => {
     if (at >= opts.durationMs - 500) return;
-    const timer = setTimeout(() => {
-      if (!loadRunning) return;
-      const i = faultIndex++;
-      // Faults never overlap: a slow one delays the next.
-      faultChain = faultChain.then(() => runFault(i, backends, restartAfterMs, t0)).catch((err: unknown) => {
-        faultError ??= err;
-      });
-      faults.push(faultChain);
-      scheduleFault(at + opts.faultEveryMs);
-    }, Math.max(0, at - (performance.now() - t0)));
+    const timer = setTimeout(
+      () => {
+        if (!loadRunning) return;
+        const i = faultIndex++;
+        // Faults never overlap: a slow one delays the next.
+        faultChain = faultChain
+          .then(() => runFault(i, backends, restartAfterMs, t0))
+          .catch((err: unknown) => {
+            faultError ??= err;
+          });
+        faults.push(faultChain);
+        scheduleFault(at + opts.faultEveryMs);
+      },
+      Math.max(0, at - (performance.now() - t0)),
+    );
     timer.unref();
   };
   scheduleFault(Math.round(opts.faultEveryMs / 2));
@@ -408,7 +421,9 @@ async function main(): Promise<number> {
     await sleep(Math.min(1000, Math.max(0, Math.min(end, nextReport) - performance.now())));
     ledger.scan();
     if (lb.proc.exitCode !== null || lb.proc.signalCode !== null) {
-      console.log(`soak: fnlb exited (code ${lb.proc.exitCode}, signal ${lb.proc.signalCode})${lb.stderr ? `: ${lb.stderr.slice(-2000)}` : ''}`);
+      console.log(
+        `soak: fnlb exited (code ${lb.proc.exitCode}, signal ${lb.proc.signalCode})${lb.stderr ? `: ${lb.stderr.slice(-2000)}` : ''}`,
+      );
       break;
     }
     if (performance.now() >= nextReport - 5 && performance.now() < end - 5) {

@@ -69,7 +69,8 @@ export const EXCEPTIONS: Exception[] = [
     rfc:
       'RFC 9110 §9.1 / RFC 9112 §3.1: method = token, case-sensitive and extensible; llhttp only knows a fixed list ' +
       '(so "FOO" or "get" is an error there), fnlb forwards any token method.',
-    applies: (err, _input, msg) => err.code === 'HPE_INVALID_METHOD' && 'method' in msg.head && err.at >= msg.begin && err.at <= msg.begin + msg.head.method.length,
+    applies: (err, _input, msg) =>
+      err.code === 'HPE_INVALID_METHOD' && 'method' in msg.head && err.at >= msg.begin && err.at <= msg.begin + msg.head.method.length,
   },
   {
     id: 'chunk-ext-bws',
@@ -84,7 +85,10 @@ export const EXCEPTIONS: Exception[] = [
     rfc:
       'RFC 9112 §5 / RFC 9110 §5.6.3: field-line = field-name ":" OWS field-value OWS, OWS = *( SP / HTAB ); llhttp ' +
       'refuses an HTAB after the digits of Content-Length (a space it accepts). A node using llhttp answers 400: no desync.',
-    applies: (err, input) => err.code === 'HPE_INVALID_CONTENT_LENGTH' && input[err.at] === 0x09 && /^[ \t]*\r\n/.test(input.toString('latin1', err.at, err.at + 40)),
+    applies: (err, input) =>
+      err.code === 'HPE_INVALID_CONTENT_LENGTH' &&
+      input[err.at] === 0x09 &&
+      /^[ \t]*\r\n/.test(input.toString('latin1', err.at, err.at + 40)),
   },
   {
     id: 'transfer-encoding-list-syntax',
@@ -130,7 +134,19 @@ function keptFields(buf: Buffer, ranges: readonly number[]): Field[] {
 const lower = (s: string): string => s.toLowerCase();
 const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
 /** Not forwarded as received: hop-by-hop, set by fnlb, or (Transfer-Encoding) re-emitted as "chunked". */
-const REQUEST_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'transfer-encoding']);
+const REQUEST_DROPPED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'transfer-encoding',
+]);
 /** With an absolute-form target the client's Host is replaced by the target's authority (RFC 9112 §3.2.2). */
 const REQUEST_DROPPED_ABSOLUTE = new Set([...REQUEST_DROPPED, 'host']);
 
@@ -269,7 +285,11 @@ function compareStreams<H extends RequestHead | ResponseHead>(
         ? keepAliveException(input.toString('latin1', prev.begin, prev.headEnd), true)
         : exceptionFor(err, input, msg);
     if (ex !== undefined) s.exceptions.push(ex);
-    else findings.push({ kind: 'llhttp-rejects', detail: `${where}: llhttp ${err.code} (${err.reason}) at ${err.at} ${show(input.subarray(err.at, err.at + 12))}, fnlb accepts` });
+    else
+      findings.push({
+        kind: 'llhttp-rejects',
+        detail: `${where}: llhttp ${err.code} (${err.reason}) at ${err.at} ${show(input.subarray(err.at, err.at + 12))}, fnlb accepts`,
+      });
   };
   for (let i = 0; i < all.length; i++) {
     const msg = all[i]!;
@@ -278,12 +298,19 @@ function compareStreams<H extends RequestHead | ResponseHead>(
     const l = ll.messages[i];
     if (l === undefined || l.headEnd === -1) {
       if (ll.error !== undefined) llRejects(msg, `message ${i} head`, i);
-      else findings.push({ kind: 'framing', detail: `message ${i}: fnlb frames a head at ${msg.begin}-${msg.headEnd}, llhttp has no message there` });
+      else
+        findings.push({
+          kind: 'framing',
+          detail: `message ${i}: fnlb frames a head at ${msg.begin}-${msg.headEnd}, llhttp has no message there`,
+        });
       return compared;
     }
     compared++;
     if (l.begin !== msg.begin || l.headEnd !== msg.headEnd) {
-      findings.push({ kind: 'framing', detail: `message ${i}: head at ${msg.begin}-${msg.headEnd} for fnlb, ${l.begin}-${l.headEnd} for llhttp` });
+      findings.push({
+        kind: 'framing',
+        detail: `message ${i}: head at ${msg.begin}-${msg.headEnd} for fnlb, ${l.begin}-${l.headEnd} for llhttp`,
+      });
       return compared;
     }
     const diff = sameHead(msg, l);
@@ -296,14 +323,19 @@ function compareStreams<H extends RequestHead | ResponseHead>(
     if (complete) {
       if (l.end === -1) {
         if (ll.error !== undefined && ll.error.at < msg.end) llRejects(msg, `message ${i} body`, i);
-        else findings.push({ kind: 'framing', detail: `message ${i}: body ends at ${msg.end} for fnlb, llhttp reads on (${ll.error?.code ?? 'incomplete'})` });
+        else
+          findings.push({
+            kind: 'framing',
+            detail: `message ${i}: body ends at ${msg.end} for fnlb, llhttp reads on (${ll.error?.code ?? 'incomplete'})`,
+          });
         return compared;
       }
       if (l.end !== msg.end) {
         findings.push({ kind: 'framing', detail: `message ${i}: ends at ${msg.end} for fnlb, at ${l.end} for llhttp` });
         return compared;
       }
-      if (!msg.body.equals(l.body)) findings.push({ kind: 'framing', detail: `message ${i}: body ${show(msg.body)} for fnlb, ${show(l.body)} for llhttp` });
+      if (!msg.body.equals(l.body))
+        findings.push({ kind: 'framing', detail: `message ${i}: body ${show(msg.body)} for fnlb, ${show(l.body)} for llhttp` });
       const ka = keepAliveOf(msg);
       // After an upgrade llhttp hands the connection over (fnlb never forwards Upgrade): nothing to compare.
       if (ka !== undefined && !l.upgrade) {
@@ -330,7 +362,10 @@ function compareStreams<H extends RequestHead | ResponseHead>(
   }
   if (ours.outcome === 'end' && (ll.upgradedAt === -1 || ll.upgradedAt >= input.length)) {
     if (ll.messages.length > all.length) {
-      findings.push({ kind: 'framing', detail: `fnlb sees ${all.length} message(s) and the end of the stream, llhttp one more at ${ll.messages[all.length]!.begin}` });
+      findings.push({
+        kind: 'framing',
+        detail: `fnlb sees ${all.length} message(s) and the end of the stream, llhttp one more at ${ll.messages[all.length]!.begin}`,
+      });
     } else if (ll.error !== undefined && all.length > 0) {
       llRejects(all[all.length - 1]!, 'after the last message', all.length);
     }
@@ -353,8 +388,9 @@ function requestHeadDiff(m: OurMessage<RequestHead>, l: LlMessage): string | und
   const xff = values(l.headers, 'x-forwarded-for');
   if ((h.forwardedFor ?? '') !== xff.join(', ')) return `X-Forwarded-For ${show(h.forwardedFor ?? '')} vs ${JSON.stringify(xff)}`;
   const expect = values(l.headers, 'expect');
-  if (h.expectContinue !== (expect.length > 0)) return `Expect ${h.expectContinue} vs ${JSON.stringify(expect)}`;
-  if (h.chunked !== values(l.headers, 'transfer-encoding').length > 0) return `chunked ${h.chunked} vs ${JSON.stringify(values(l.headers, 'transfer-encoding'))}`;
+  if (h.expectContinue !== expect.length > 0) return `Expect ${h.expectContinue} vs ${JSON.stringify(expect)}`;
+  if (h.chunked !== values(l.headers, 'transfer-encoding').length > 0)
+    return `chunked ${h.chunked} vs ${JSON.stringify(values(l.headers, 'transfer-encoding'))}`;
   return undefined;
 }
 
@@ -368,14 +404,21 @@ function nodeView(m: OurMessage<RequestHead>, findings: Finding[], exceptions: s
   if (r.error !== undefined || r.messages.length !== 1 || l === undefined || l.end !== sent.length) {
     const ex = r.error !== undefined ? exceptionFor(r.error, sent, shifted) : undefined;
     if (ex !== undefined) exceptions.push(ex);
-    else findings.push({ kind: 'node-view', detail: `forwarded ${show(sent)}: llhttp ${r.error?.code ?? ''} ${r.messages.length} message(s), end ${l?.end}` });
+    else
+      findings.push({
+        kind: 'node-view',
+        detail: `forwarded ${show(sent)}: llhttp ${r.error?.code ?? ''} ${r.messages.length} message(s), end ${l?.end}`,
+      });
     return;
   }
   const te = values(l.headers, 'transfer-encoding');
   const generatedHost = m.head.host === undefined || m.head.hostFromTarget;
-  const fields = l.headers.filter(([n]) => !/^(x-forwarded-(for|proto|host)|transfer-encoding)$/i.test(n) && !(generatedHost && /^host$/i.test(n)));
+  const fields = l.headers.filter(
+    ([n]) => !/^(x-forwarded-(for|proto|host)|transfer-encoding)$/i.test(n) && !(generatedHost && /^host$/i.test(n)),
+  );
   const problems: string[] = [];
-  if (m.head.hostFromTarget && !isDeepStrictEqual(values(l.headers, 'host'), [m.head.host])) problems.push(`Host ${JSON.stringify(values(l.headers, 'host'))}`);
+  if (m.head.hostFromTarget && !isDeepStrictEqual(values(l.headers, 'host'), [m.head.host]))
+    problems.push(`Host ${JSON.stringify(values(l.headers, 'host'))}`);
   if (l.method !== m.head.method) problems.push(`method ${l.method}`);
   if (l.url !== m.head.target) problems.push(`url ${l.url}`);
   if (!isDeepStrictEqual(fields, keptFields(m.headBuf, m.head.keep))) problems.push(`fields ${JSON.stringify(fields)}`);
@@ -396,7 +439,11 @@ export function checkRequests(input: Buffer): Verdict {
   if (known !== undefined) exceptions.push(`known:${known.id}`);
   else if (split !== undefined) findings.push(split);
   const ll = llhttpParse('request', input);
-  const compared = compareStreams({ mode: 'request', skipBody: () => false, ours, ll, input, findings, exceptions }, requestHeadDiff, (m) => m.head.keepAlive);
+  const compared = compareStreams(
+    { mode: 'request', skipBody: () => false, ours, ll, input, findings, exceptions },
+    requestHeadDiff,
+    (m) => m.head.keepAlive,
+  );
   for (const m of ours.messages) nodeView(m, findings, exceptions);
   return { findings, exceptions, compared, ours: outcomeText(ours) };
 }
@@ -428,11 +475,18 @@ function clientView(m: OurMessage<ResponseHead>, isHead: boolean, findings: Find
     const shifted: OurMessage<ResponseHead> = { ...m, begin: 0, headEnd: head.length, end: sent.length };
     const ex = r.error !== undefined ? exceptionFor(r.error, sent, shifted) : undefined;
     if (ex !== undefined) exceptions.push(ex);
-    else findings.push({ kind: 'node-view', detail: `sent to the client ${show(sent)}: llhttp ${r.error?.code ?? ''} ${r.messages.length} message(s), end ${l?.end}` });
+    else
+      findings.push({
+        kind: 'node-view',
+        detail: `sent to the client ${show(sent)}: llhttp ${r.error?.code ?? ''} ${r.messages.length} message(s), end ${l?.end}`,
+      });
     return;
   }
   if (l.status !== m.head.status || !l.body.equals(m.body)) {
-    findings.push({ kind: 'node-view', detail: `sent to the client ${show(sent)}: status ${l.status}, body ${show(l.body)}, keep-alive ${l.keepAlive}` });
+    findings.push({
+      kind: 'node-view',
+      detail: `sent to the client ${show(sent)}: status ${l.status}, body ${show(l.body)}, keep-alive ${l.keepAlive}`,
+    });
   }
 }
 

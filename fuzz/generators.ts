@@ -22,7 +22,8 @@ const ctl = fc.oneof(byteChar(0x00, 0x08), one('\x0b', '\x0c', '\x7f'), byteChar
 const obsText = byteChar(0x80, 0xff);
 const anyByte = byteChar(0x00, 0xff);
 
-const token = (min: number, max: number): fc.Arbitrary<string> => fc.array(fc.constantFrom(...chars(TCHAR)), { minLength: min, maxLength: max }).map(join);
+const token = (min: number, max: number): fc.Arbitrary<string> =>
+  fc.array(fc.constantFrom(...chars(TCHAR)), { minLength: min, maxLength: max }).map(join);
 const caseOf = (name: string): fc.Arbitrary<string> => one(name, name.toLowerCase(), name.toUpperCase());
 /** Valid optional whitespace. */
 const ows = pick(one('', ' '), 30, one('\t', '  ', ' \t', '\t '));
@@ -41,7 +42,8 @@ interface Framing {
  */
 function grammar(dirty: boolean) {
   /** pick(), with the odd pieces only in a dirty message. */
-  const mostly = <T>(usual: fc.Arbitrary<T>, rare: number, ...odd: fc.Arbitrary<T>[]): fc.Arbitrary<T> => pick(usual, dirty ? rare : 0, ...odd);
+  const mostly = <T>(usual: fc.Arbitrary<T>, rare: number, ...odd: fc.Arbitrary<T>[]): fc.Arbitrary<T> =>
+    pick(usual, dirty ? rare : 0, ...odd);
 
   const eol = mostly(one('\r\n'), 3, one('\n', '\r', '\r\r\n', '\n\r', ' \r\n', '\r \n'));
 
@@ -69,13 +71,32 @@ function grammar(dirty: boolean) {
   const target = fc.oneof(
     { arbitrary: path, weight: 10 },
     { arbitrary: fc.tuple(path, fc.array(pathChar, { maxLength: 8 })).map(([p, q]) => `${p}?${join(q)}`), weight: 3 },
-    { arbitrary: fc.tuple(mostly(one('http://', 'https://', 'HTTP://'), 30, one('ftp://', 'http:/', 'http:')), host, one('', '/', '/a', '?q', '/a?b')).map((a) => join(a)), weight: 2 },
+    {
+      arbitrary: fc
+        .tuple(mostly(one('http://', 'https://', 'HTTP://'), 30, one('ftp://', 'http:/', 'http:')), host, one('', '/', '/a', '?q', '/a?b'))
+        .map((a) => join(a)),
+      weight: 2,
+    },
     { arbitrary: mostly(one('*', '//a/b'), 100, one('**', '*/', 'a', 'fn.example:80', '', '/a b', '/%00', '/%zz')), weight: 1 },
   );
   const version = mostly(
     one('HTTP/1.1', 'HTTP/1.0'),
     15,
-    one('HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/2', 'http/1.1', 'HTTP/1.1 ', 'HTTP/11', 'HTTP/1.01', 'HTTP/1', 'HTTP/1.x', 'HTTP 1.1', 'HTTP/9.9', ''),
+    one(
+      'HTTP/1.2',
+      'HTTP/2.0',
+      'HTTP/0.9',
+      'HTTP/2',
+      'http/1.1',
+      'HTTP/1.1 ',
+      'HTTP/11',
+      'HTTP/1.01',
+      'HTTP/1',
+      'HTTP/1.x',
+      'HTTP 1.1',
+      'HTTP/9.9',
+      '',
+    ),
   );
   const sp = mostly(one(' '), 4, one('  ', '\t', ''));
   const requestLine = fc.tuple(method, sp, target, sp, version, eol).map((a) => join(a));
@@ -109,7 +130,19 @@ function grammar(dirty: boolean) {
       one(`0${n}`, `00${n}`),
       ...(dirty
         ? [
-            one(`+${n}`, `-${n}`, `${n},${n}`, `${n}, ${n}`, `${n}, ${n + 1}`, `${n} ${n}`, `0x${n.toString(16)}`, `${n}.0`, `${n}e0`, '', ' '),
+            one(
+              `+${n}`,
+              `-${n}`,
+              `${n},${n}`,
+              `${n}, ${n}`,
+              `${n}, ${n + 1}`,
+              `${n} ${n}`,
+              `0x${n.toString(16)}`,
+              `${n}.0`,
+              `${n}e0`,
+              '',
+              ' ',
+            ),
             one('99999999999999999999', '18446744073709551616', '4294967296', '1000000000000000', '999999999999999', '9007199254740993'),
             fc.nat({ max: 40 }).map(String),
           ]
@@ -145,9 +178,13 @@ function grammar(dirty: boolean) {
     );
   const chunkData = (n: number): fc.Arbitrary<string> =>
     fc.oneof(fc.array(anyByte, { minLength: n, maxLength: n }).map(join), one('0\r\n\r\n'.padEnd(n, 'x').slice(0, n)));
-  const chunk = fc.integer({ min: 1, max: 24 }).chain((n) =>
-    fc.tuple(chunkSize(n), chunkExt, eol, chunkData(n), mostly(one('\r\n'), 8, one('', '\n', '\r', 'x\r\n', '\r\n\r\n'))).map((a) => join(a)),
-  );
+  const chunk = fc
+    .integer({ min: 1, max: 24 })
+    .chain((n) =>
+      fc
+        .tuple(chunkSize(n), chunkExt, eol, chunkData(n), mostly(one('\r\n'), 8, one('', '\n', '\r', 'x\r\n', '\r\n\r\n')))
+        .map((a) => join(a)),
+    );
   const trailerLine = fieldLine(token(1, 8), fieldValue);
   const chunkedBody = fc
     .tuple(
@@ -170,19 +207,29 @@ function grammar(dirty: boolean) {
         .chain(([n, upper]) =>
           fc.tuple(
             maybeTwice(fieldLine(caseOf('Content-Length'), contentLengthValue(n))),
-            fc.oneof(fc.array(anyByte, { minLength: n, maxLength: n }).map(join), fc.constant('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'.slice(0, n).padEnd(n, upper ? 'B' : 'b'))),
+            fc.oneof(
+              fc.array(anyByte, { minLength: n, maxLength: n }).map(join),
+              fc.constant('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'.slice(0, n).padEnd(n, upper ? 'B' : 'b')),
+            ),
           ),
         )
         .map(([lines, body]) => ({ lines, body })),
     },
     {
       weight: 5,
-      arbitrary: fc.tuple(maybeTwice(fieldLine(caseOf('Transfer-Encoding'), transferEncodingValue)), chunkedBody).map(([lines, body]) => ({ lines, body })),
+      arbitrary: fc
+        .tuple(maybeTwice(fieldLine(caseOf('Transfer-Encoding'), transferEncodingValue)), chunkedBody)
+        .map(([lines, body]) => ({ lines, body })),
     },
     {
       weight: dirty ? 2 : 0,
       arbitrary: fc
-        .tuple(fieldLine(caseOf('Transfer-Encoding'), transferEncodingValue), fieldLine(caseOf('Content-Length'), contentLengthValue(5)), chunkedBody, fc.boolean())
+        .tuple(
+          fieldLine(caseOf('Transfer-Encoding'), transferEncodingValue),
+          fieldLine(caseOf('Content-Length'), contentLengthValue(5)),
+          chunkedBody,
+          fc.boolean(),
+        )
         .map(([te, cl, body, teFirst]) => ({ lines: teFirst ? [te, cl] : [cl, te], body })),
     },
   );
@@ -199,7 +246,14 @@ function grammar(dirty: boolean) {
 
   /** One request: request line, Host (mostly), other fields in any order, framing, body. */
   const requestMessage: fc.Arbitrary<string> = fc
-    .tuple(requestLine, mostly(fieldLine(one('Host'), host), 10, one('')), fc.array(requestField, { maxLength: 5 }), framing, fc.nat(), mostly(one('\r\n'), 4, eol))
+    .tuple(
+      requestLine,
+      mostly(fieldLine(one('Host'), host), 10, one('')),
+      fc.array(requestField, { maxLength: 5 }),
+      framing,
+      fc.nat(),
+      mostly(one('\r\n'), 4, eol),
+    )
     .map(([line, h, fields, f, at, end]) => {
       const lines = [...fields];
       for (const l of [h, ...f.lines]) lines.splice(lines.length === 0 ? 0 : at % (lines.length + 1), 0, l);
@@ -207,11 +261,19 @@ function grammar(dirty: boolean) {
     });
 
   /* -------------------------------------------------- responses */
-  const statusCode = mostly(one('200', '204', '304', '404', '500', '100', '103', '201', '599'), 12, one('101', '199', '099', '600', '999', '20', '2000', 'abc', '2 0', '+20'));
+  const statusCode = mostly(
+    one('200', '204', '304', '404', '500', '100', '103', '201', '599'),
+    12,
+    one('101', '199', '099', '600', '999', '20', '2000', 'abc', '2 0', '+20'),
+  );
   const reason = mostly(one('OK', 'No Content', 'Not Modified', 'X', ''), 30, fieldValue);
   const statusLine = fc
     .tuple(
-      mostly(one('HTTP/1.1', 'HTTP/1.0'), 10, one('HTTP/1.2', 'HTTP/2', 'HTTP/2.0', 'http/1.1', 'HTTP/1.1 ', 'HTTP/0.9', 'ICY', 'HTTP/1.x')),
+      mostly(
+        one('HTTP/1.1', 'HTTP/1.0'),
+        10,
+        one('HTTP/1.2', 'HTTP/2', 'HTTP/2.0', 'http/1.1', 'HTTP/1.1 ', 'HTTP/0.9', 'ICY', 'HTTP/1.x'),
+      ),
       sp,
       statusCode,
       mostly(one(' '), 8, one('', '  ', '\t')),
@@ -226,7 +288,10 @@ function grammar(dirty: boolean) {
     { arbitrary: dirty ? obsFold : fieldLine(token(1, 4), fieldValue), weight: 1 },
   );
   const interim = fc
-    .tuple(mostly(one('HTTP/1.1 100 Continue', 'HTTP/1.1 103 Early Hints', 'HTTP/1.1 102'), 30, one('HTTP/1.0 100 Continue')), fc.array(responseField, { maxLength: 1 }))
+    .tuple(
+      mostly(one('HTTP/1.1 100 Continue', 'HTTP/1.1 103 Early Hints', 'HTTP/1.1 102'), 30, one('HTTP/1.0 100 Continue')),
+      fc.array(responseField, { maxLength: 1 }),
+    )
     .map(([l, f]) => `${l}\r\n${join(f)}\r\n`);
   const responseMessage: fc.Arbitrary<GenResponse> = fc
     .record({
@@ -236,7 +301,12 @@ function grammar(dirty: boolean) {
       framing,
       at: fc.nat(),
       end: mostly(one('\r\n'), 4, eol),
-      after: pick(one(''), 30, one('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'garbage', '\r\n'), fc.array(anyByte, { maxLength: 6 }).map(join)),
+      after: pick(
+        one(''),
+        30,
+        one('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'garbage', '\r\n'),
+        fc.array(anyByte, { maxLength: 6 }).map(join),
+      ),
       head: pick(fc.constant(false), 15, fc.constant(true)),
     })
     .map((r) => {
@@ -269,7 +339,11 @@ const requestMessage = (weightDirty: number) => anyMessage(weightDirty, { clean:
 
 /** A stream of one to three requests as a client sends them on one connection. */
 export const requestStream: fc.Arbitrary<string> = fc
-  .tuple(leadingEmptyLines, requestMessage(40), fc.array(fc.tuple(leadingEmptyLines, fc.oneof(simpleRequest, requestMessage(20))), { maxLength: 2 }))
+  .tuple(
+    leadingEmptyLines,
+    requestMessage(40),
+    fc.array(fc.tuple(leadingEmptyLines, fc.oneof(simpleRequest, requestMessage(20))), { maxLength: 2 }),
+  )
   .map(([lead, first, rest]) => lead + first + rest.map(([l, r]) => l + r).join(''));
 
 /** Interim responses, one final response with its body, then maybe what a broken node sends after it. */
@@ -277,9 +351,38 @@ export const responseStream: fc.Arbitrary<GenResponse> = anyMessage(40, { clean:
 
 /* ------------------------------------------------------------------ mutations */
 
-const SPECIAL = ['\r', '\n', ' ', '\t', '\x00', ':', ',', ';', '"', '=', '0', '9', 'a', 'F', '\x7f', '\x80', '\xff', '\x0b', '\x0c', '-', '+', '#', '/'];
+const SPECIAL = [
+  '\r',
+  '\n',
+  ' ',
+  '\t',
+  '\x00',
+  ':',
+  ',',
+  ';',
+  '"',
+  '=',
+  '0',
+  '9',
+  'a',
+  'F',
+  '\x7f',
+  '\x80',
+  '\xff',
+  '\x0b',
+  '\x0c',
+  '-',
+  '+',
+  '#',
+  '/',
+];
 type Mutation = [kind: number, at: number, ch: string, len: number];
-const mutation: fc.Arbitrary<Mutation> = fc.tuple(fc.nat({ max: 4 }), fc.nat(), fc.oneof(fc.constantFrom(...SPECIAL), anyByte), fc.integer({ min: 1, max: 40 }));
+const mutation: fc.Arbitrary<Mutation> = fc.tuple(
+  fc.nat({ max: 4 }),
+  fc.nat(),
+  fc.oneof(fc.constantFrom(...SPECIAL), anyByte),
+  fc.integer({ min: 1, max: 40 }),
+);
 
 /** Applies byte mutations: replace, insert, delete, duplicate a slice, delete a slice. */
 export function mutate(text: string, mutations: readonly Mutation[]): string {
@@ -309,8 +412,19 @@ export function mutate(text: string, mutations: readonly Mutation[]): string {
 
 /** The stream as generated (half of the time) or with one to three byte mutations. */
 export function mutated<T>(arb: fc.Arbitrary<T>, get: (t: T) => string, set: (t: T, text: string) => T): fc.Arbitrary<T> {
-  return fc.oneof(arb, fc.tuple(arb, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([t, ms]) => set(t, mutate(get(t), ms))));
+  return fc.oneof(
+    arb,
+    fc.tuple(arb, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([t, ms]) => set(t, mutate(get(t), ms))),
+  );
 }
 
-export const requestInput: fc.Arbitrary<string> = mutated(requestStream, (s) => s, (_, s) => s);
-export const responseInput: fc.Arbitrary<GenResponse> = mutated(responseStream, (r) => r.text, (r, text) => ({ ...r, text }));
+export const requestInput: fc.Arbitrary<string> = mutated(
+  requestStream,
+  (s) => s,
+  (_, s) => s,
+);
+export const responseInput: fc.Arbitrary<GenResponse> = mutated(
+  responseStream,
+  (r) => r.text,
+  (r, text) => ({ ...r, text }),
+);

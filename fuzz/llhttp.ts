@@ -106,7 +106,12 @@ export interface LlOptions {
 export function llhttpParse(mode: 'request' | 'response', input: Uint8Array, opts: LlOptions = {}): LlResult {
   const { HTTPParser, methods } = llhttpBinding();
   const parser = new HTTPParser();
-  parser.initialize(mode === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, opts.maxHeaderSize ?? 16 * 1024, HTTPParser.kLenientNone);
+  parser.initialize(
+    mode === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE,
+    {},
+    opts.maxHeaderSize ?? 16 * 1024,
+    HTTPParser.kLenientNone,
+  );
   const messages: LlMessage[] = [];
   let offset = 0; // offset of the byte being fed
   let current: LlMessage | undefined;
@@ -218,6 +223,14 @@ const PROBE = {
  */
 export function llhttpKeepsAlive(mode: 'request' | 'response', message: Uint8Array, opts: LlOptions = {}): boolean {
   const probe = PROBE[mode];
-  const r = llhttpParse(mode, Buffer.concat([message, probe]), { ...opts, skipBody: (i, status) => i === 0 && (opts.skipBody?.(0, status) ?? false) });
-  return r.error === undefined && r.messages.length === 2 && r.messages[1]!.begin === message.length && r.messages[1]!.end === message.length + probe.length;
+  const r = llhttpParse(mode, Buffer.concat([message, probe]), {
+    ...opts,
+    skipBody: (i, status) => i === 0 && (opts.skipBody?.(0, status) ?? false),
+  });
+  return (
+    r.error === undefined &&
+    r.messages.length === 2 &&
+    r.messages[1]!.begin === message.length &&
+    r.messages[1]!.end === message.length + probe.length
+  );
 }

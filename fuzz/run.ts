@@ -64,7 +64,9 @@ function record(side: string, v: Verdict): boolean {
 }
 
 const requestProperty = fc.property(requestInput, (text) => record('req', checkRequests(Buffer.from(text, 'latin1'))));
-const responseProperty = fc.property(responseInput, (r: GenResponse) => record('res', checkResponse(Buffer.from(r.text, 'latin1'), r.head)));
+const responseProperty = fc.property(responseInput, (r: GenResponse) =>
+  record('res', checkResponse(Buffer.from(r.text, 'latin1'), r.head)),
+);
 
 interface Failure {
   side: string;
@@ -77,7 +79,9 @@ function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const deadline = Date.now() + args.minutes * 60_000;
   const sides: ('req' | 'res')[] = args.side === 'both' ? ['req', 'res'] : [args.side];
-  console.log(`fnlb differential fuzz: llhttp ${llhttpVersion()}, node ${process.version}, seed ${args.seed}, ${args.runs > 0 ? `${args.runs} runs` : `${args.minutes} min`}, batches of ${args.runs || args.batch}`);
+  console.log(
+    `fnlb differential fuzz: llhttp ${llhttpVersion()}, node ${process.version}, seed ${args.seed}, ${args.runs > 0 ? `${args.runs} runs` : `${args.minutes} min`}, batches of ${args.runs || args.batch}`,
+  );
   const failures: Failure[] = [];
   const seen = new Set<string>();
   let runs = 0;
@@ -113,7 +117,9 @@ function main(): void {
   } while (args.runs === 0 && Date.now() < deadline);
 
   const minutes = (Date.now() - started) / 60_000;
-  console.log(`\n${runs} runs in ${minutes.toFixed(1)} min (${batch} batches, seeds ${args.seed}..${args.seed + batch - 1}), ${failures.length} failing batch(es), ${seen.size} distinct failure(s)`);
+  console.log(
+    `\n${runs} runs in ${minutes.toFixed(1)} min (${batch} batches, seeds ${args.seed}..${args.seed + batch - 1}), ${failures.length} failing batch(es), ${seen.size} distinct failure(s)`,
+  );
   for (const [k, n] of [...tally.entries()].sort()) console.log(`  ${k}: ${n}`);
   process.exitCode = failures.length > 0 ? 1 : 0;
 }

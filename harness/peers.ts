@@ -9,7 +9,10 @@ import { existsSync } from 'node:fs';
 /** Absolute path of `name` on PATH or in the sbin directories (nginx and haproxy live there, off a user's PATH). */
 export function which(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  return dirs.filter(Boolean).map((d) => `${d}/${name}`).find((p) => existsSync(p));
+  return dirs
+    .filter(Boolean)
+    .map((d) => `${d}/${name}`)
+    .find((p) => existsSync(p));
 }
 
 /**

@@ -222,7 +222,11 @@ export async function runScript(entry: string, args: string[], limitMs: number):
  * root, and read files in here) and `stop()`: `also()`, then stop every process started here, then
  * remove the directory. SIGINT and SIGTERM stop the same way and exit 130.
  */
-export function scratch(prefix: string, log: (s: string) => void, also: () => Promise<void> = async () => {}): { dir: string; stop: () => Promise<void> } {
+export function scratch(
+  prefix: string,
+  log: (s: string) => void,
+  also: () => Promise<void> = async () => {},
+): { dir: string; stop: () => Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(dir, 0o755);
   const stop = async (): Promise<void> => {
@@ -553,7 +557,9 @@ export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: F
           }
           if (proc.exitCode !== null || proc.signalCode !== null) {
             off();
-            reject(new Error(`fnlb exited (code ${proc.exitCode}, signal ${proc.signalCode}) while waiting for ${what}${output.describe()}`));
+            reject(
+              new Error(`fnlb exited (code ${proc.exitCode}, signal ${proc.signalCode}) while waiting for ${what}${output.describe()}`),
+            );
           }
         };
         off = output.onChange(check);
@@ -631,10 +637,14 @@ export function isPortFree(port: number, host = HOST): Promise<boolean> {
 /** Free ports, taken all at once so they are distinct (another program could still grab one before us). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer().once('error', reject);
-      s.listen(0, HOST, () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer().once('error', reject);
+          s.listen(0, HOST, () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -656,7 +666,7 @@ function statusOf(port: number, path: string): Promise<number> {
 export async function waitReady(p: Proc, port: number): Promise<void> {
   let exited = false;
   void p.exited.then(() => (exited = true));
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline && !exited; ) {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline && !exited;) {
     if ((await statusOf(port, '/version')) === 200 && (await statusOf(port, '/r/app/ready')) === 200) return;
     await sleep(100);
   }

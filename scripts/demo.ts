@@ -125,12 +125,19 @@ async function runSmoke(lbPort: number, nodes: BackendProcess[]): Promise<void> 
 
   say(`smoke: ${results.length} requests, ${ok} answered 200`);
   say(`smoke: requests per node: ${[...perNode].map(([n, c]) => `${n}=${c}`).join(' ')}`);
-  say(`smoke: /r/demo/hello (10 calls, different query strings) went to: ${[...helloNodes].join(', ')}; last call: calls=${lastHello?.calls} hot=${lastHello?.hot}`);
+  say(
+    `smoke: /r/demo/hello (10 calls, different query strings) went to: ${[...helloNodes].join(', ')}; last call: calls=${lastHello?.calls} hot=${lastHello?.hot}`,
+  );
   say(`smoke: /r/demo/fn-0..fn-9 spread over ${fnNodes.size} node(s): ${[...fnNodes].join(', ')}`);
 
   const problems: string[] = [];
   if (ok !== results.length) {
-    problems.push(`${results.length - ok} requests failed: ${results.filter((r) => r.status !== 200).map((r) => `${r.path} → ${r.status}`).join('; ')}`);
+    problems.push(
+      `${results.length - ok} requests failed: ${results
+        .filter((r) => r.status !== 200)
+        .map((r) => `${r.path} → ${r.status}`)
+        .join('; ')}`,
+    );
   }
   if (helloNodes.size !== 1) problems.push(`one function reached ${helloNodes.size} nodes`);
   if (lastHello && lastHello.hot !== true) problems.push('the hello function never got hot on its node');

@@ -91,7 +91,10 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.timesRequests = this.sampleRate > 0;
     const onChange: HealthChangeListener = (index, up, reason) => this.healthChanged(index, up, reason);
     this.healthIsLocal = healthView === undefined;
-    this.health = healthView === undefined ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange) : healthView(options.nodes.length, onChange);
+    this.health =
+      healthView === undefined
+        ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange)
+        : healthView(options.nodes.length, onChange);
     const endpoints: NodeEndpoint[] = options.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
     this.engine = new Engine(options, this, endpoints);
     this.server = this.engine.server;

@@ -45,11 +45,17 @@ export async function startCluster(dir: string, tools: Tools): Promise<Record<Pr
   const haproxyProc = start('haproxy', tools.taskset, ['-c', PROXY_CPU, tools.haproxy, '-db', '-f', `${dir}/haproxy.cfg`]);
   const fnlbProc = start('fnlb', tools.taskset, [
     // The executable itself, as `fnlb` runs: its #! line carries the V8 flags it is meant to run with.
-    '-c', PROXY_CPU, FNLB_ENTRY,
-    '--listen', `${HOST}:${pFnlb}`,
-    '--nodes', backends.map((p) => `${HOST}:${p}`).join(','),
-    '--access-log', 'off',
-    '--hc-path', '/version',
+    '-c',
+    PROXY_CPU,
+    FNLB_ENTRY,
+    '--listen',
+    `${HOST}:${pFnlb}`,
+    '--nodes',
+    backends.map((p) => `${HOST}:${p}`).join(','),
+    '--access-log',
+    'off',
+    '--hc-path',
+    '/version',
   ]);
   await Promise.all([waitReady(nginxProc, pNginx), waitReady(haproxyProc, pHaproxy), waitReady(fnlbProc, pFnlb)]);
 

@@ -70,7 +70,14 @@ const now = (): number => Number(process.hrtime.bigint() - base);
 
 function quantiles(h: Histogram): Quantiles {
   const us = (ns: number): number => Math.round(ns / 10) / 100;
-  return { p50: us(h.quantile(0.5)), p90: us(h.quantile(0.9)), p99: us(h.quantile(0.99)), p999: us(h.quantile(0.999)), max: us(h.max), mean: us(h.mean) };
+  return {
+    p50: us(h.quantile(0.5)),
+    p90: us(h.quantile(0.9)),
+    p99: us(h.quantile(0.99)),
+    p999: us(h.quantile(0.999)),
+    max: us(h.max),
+    mean: us(h.mean),
+  };
 }
 
 export function runFixedRate(o: FixedRateOptions): Promise<FixedRateResult> {
@@ -119,7 +126,8 @@ export function runFixedRate(o: FixedRateOptions): Promise<FixedRateResult> {
         }
         c.due = -1;
         inFlight--;
-        if (close) c.socket.end(); // replaced on 'close'
+        if (close)
+          c.socket.end(); // replaced on 'close'
         else release(c);
       });
       c.socket.once('connect', () => release(c));

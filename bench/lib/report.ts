@@ -99,7 +99,9 @@ export function markdown(r: Report): string {
     `- machine: ${m.cpuModel}, ${m.nproc} CPUs, Linux ${m.kernel}; node ${m.node}` +
       (m.nginx ? `, nginx ${m.nginx}, ${m.haproxy}, ${m.wrk}` : ''),
     `- command: \`${r.command}\``,
-    `- settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${String(v)}`).join(', ')}`,
+    `- settings: ${Object.entries(r.settings)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(', ')}`,
     `- layout: ${r.layout}`,
     '',
   ];
@@ -122,11 +124,16 @@ export function markdown(r: Report): string {
         const x = s.ratios[k];
         return x ? `${x.median.toFixed(2)} (${x.perRound.map((v) => v.toFixed(2)).join(', ')})` : '–';
       };
-      lines.push(`| ${sc} | ${s.unit} | ${s.better} | ${PROXIES.map(cell).join(' | ')} | ${ratio('fnlb/nginx')} | ${ratio('fnlb/haproxy')} |`);
+      lines.push(
+        `| ${sc} | ${s.unit} | ${s.better} | ${PROXIES.map(cell).join(' | ')} | ${ratio('fnlb/nginx')} | ${ratio('fnlb/haproxy')} |`,
+      );
     }
     const failed = r.runs.filter((x) => x.errors > 0);
     if (failed.length) {
-      lines.push('', `**Runs with errors (their numbers are not valid):** ${failed.map((x) => `${x.scenario} ${x.proxy} round ${x.round}: ${x.errors}`).join('; ')}.`);
+      lines.push(
+        '',
+        `**Runs with errors (their numbers are not valid):** ${failed.map((x) => `${x.scenario} ${x.proxy} round ${x.round}: ${x.errors}`).join('; ')}.`,
+      );
     }
     const lat = r.runs.filter((x) => x.scenario === 'latency');
     if (lat.length) {

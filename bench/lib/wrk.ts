@@ -12,7 +12,21 @@ export interface WrkResult {
 }
 
 export async function runWrk(tools: Tools, port: number, script: string, durationS: number, seed: number): Promise<WrkResult> {
-  const args = ['-c', LOAD_CPU, tools.wrk, '-t1', '-c50', `-d${durationS}s`, '--timeout', '5s', '-s', script, `http://${HOST}:${port}/`, '--', String(seed)];
+  const args = [
+    '-c',
+    LOAD_CPU,
+    tools.wrk,
+    '-t1',
+    '-c50',
+    `-d${durationS}s`,
+    '--timeout',
+    '5s',
+    '-s',
+    script,
+    `http://${HOST}:${port}/`,
+    '--',
+    String(seed),
+  ];
   const out = await run('wrk', tools.taskset, args, (durationS + 30) * 1000);
   const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (!line) throw new Error(`wrk printed no result:\n${out}`);

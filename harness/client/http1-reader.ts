@@ -12,7 +12,10 @@
  */
 
 export class HttpParseError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} (at byte ${offset})`);
     this.name = 'HttpParseError';
   }
@@ -93,10 +96,7 @@ function headerMap(raw: [string, string][]): Record<string, string> {
 }
 
 /** Parses a chunked body starting at `pos`. Returns null when incomplete. */
-function parseChunked(
-  buf: Buffer,
-  pos: number,
-): { body: Buffer; end: number; trailers: [string, string][]; sizes: number[] } | null {
+function parseChunked(buf: Buffer, pos: number): { body: Buffer; end: number; trailers: [string, string][]; sizes: number[] } | null {
   const parts: Buffer[] = [];
   const sizes: number[] = [];
   for (;;) {
@@ -144,7 +144,10 @@ function contentLength(headers: Record<string, string>, offset: number): number 
 function isChunked(headers: Record<string, string>): boolean | undefined {
   const te = headers['transfer-encoding'];
   if (te === undefined) return undefined;
-  const codings = te.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+  const codings = te
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
   return codings[codings.length - 1] === 'chunked';
 }
 
@@ -182,7 +185,16 @@ export function parseMessage(
     const m = /^([A-Za-z]+) (\S+) HTTP\/(\d\.\d)$/.exec(startLine);
     if (!m) throw new HttpParseError(`bad request line ${JSON.stringify(startLine)}`, offset);
     const method = m[1]!;
-    const base = { method, target: m[2]!, httpVersion: m[3]!, headers, rawHeaders, rawHead, trailers: [] as [string, string][], start: offset };
+    const base = {
+      method,
+      target: m[2]!,
+      httpVersion: m[3]!,
+      headers,
+      rawHeaders,
+      rawHead,
+      trailers: [] as [string, string][],
+      start: offset,
+    };
     const chunked = isChunked(headers);
     if (chunked) {
       const c = parseChunked(buf, pos);

@@ -429,7 +429,9 @@ export function setFaultMode(port: number, mode: FaultMode, host = '127.0.0.1'):
   return new Promise((resolve, reject) => {
     const req = http.get({ host, port, path: `${FAULT_CONTROL_PATH}?${query}`, agent: false }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`backend ${host}:${port}: fault mode ${query}: status ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve() : reject(new Error(`backend ${host}:${port}: fault mode ${query}: status ${res.statusCode}`)),
+      );
     });
     req.on('error', reject);
     req.setTimeout(5000, () => req.destroy(new Error(`backend ${host}:${port}: fault mode ${query}: no answer`)));
@@ -441,11 +443,11 @@ function parseArgs(argv: string[]): BackendServerOptions {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === '--name' && v !== undefined) (opts.name = v), i++;
-    else if (a === '--port' && v !== undefined) (opts.port = Number(v)), i++;
-    else if (a === '--host' && v !== undefined) (opts.host = v), i++;
-    else if (a === '--log' && v !== undefined) (opts.logFile = v), i++;
-    else if (a === '--backlog' && v !== undefined) (opts.backlog = Number(v)), i++;
+    if (a === '--name' && v !== undefined) ((opts.name = v), i++);
+    else if (a === '--port' && v !== undefined) ((opts.port = Number(v)), i++);
+    else if (a === '--host' && v !== undefined) ((opts.host = v), i++);
+    else if (a === '--log' && v !== undefined) ((opts.logFile = v), i++);
+    else if (a === '--backlog' && v !== undefined) ((opts.backlog = Number(v)), i++);
     else if (a === '--demo') opts.demo = true;
     else {
       process.stderr.write(`backend: unknown argument ${a}\n`);

@@ -413,11 +413,14 @@ export async function startUpload(port: number, path: string, size: number, time
       resolve(r);
     };
     const timer = setTimeout(() => done(`upload timed out after ${timeoutMs} ms (${r.sent} bytes sent)`), timeoutMs);
-    readResponse(socket, 'POST').then((res) => {
-      r.status = res.status;
-      r.body = res.text();
-      done();
-    }, (err: Error) => done(err.message));
+    readResponse(socket, 'POST').then(
+      (res) => {
+        r.status = res.status;
+        r.body = res.text();
+        done();
+      },
+      (err: Error) => done(err.message),
+    );
     const pump = (): void => {
       while (r.sent < size && !socket.destroyed) {
         const n = Math.min(piece.length, size - r.sent);

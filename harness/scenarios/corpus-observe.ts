@@ -156,7 +156,8 @@ export function statusText(o: Observation): string {
   return o.timedOut ? 'timeout' : o.closed ? 'closed' : 'none';
 }
 
-const show = (b: Buffer | Buffer[], n = 300): string => JSON.stringify((Array.isArray(b) ? Buffer.concat(b) : b).toString('latin1').slice(0, n));
+const show = (b: Buffer | Buffer[], n = 300): string =>
+  JSON.stringify((Array.isArray(b) ? Buffer.concat(b) : b).toString('latin1').slice(0, n));
 
 /** The requests match what the vector says the node must see (method, origin-form target, body). */
 function sameRequests(v: Vector, reqs: ParsedRequest[]): string | undefined {
@@ -184,7 +185,11 @@ export function assertExpected(v: Vector, o: Observation): void {
     assert.equal(o.status, 200, `expected the node's 200, got ${statusText(o)}: ${show(o.raw)}`);
     assert.equal(o.responses.length, n, 'responses');
     assert.ok(!o.leftover, `node got bytes that are not whole requests: ${show(o.fresh, 400)}`);
-    assert.equal(o.nodeRequests.length, n, `node saw ${o.nodeRequests.length} requests: ${o.nodeRequests.map((q) => `${q.method} ${q.target}`).join(', ')}`);
+    assert.equal(
+      o.nodeRequests.length,
+      n,
+      `node saw ${o.nodeRequests.length} requests: ${o.nodeRequests.map((q) => `${q.method} ${q.target}`).join(', ')}`,
+    );
     assert.equal(o.nodeCounted, n);
     const diff = sameRequests(v, o.nodeRequests);
     assert.equal(diff, undefined, diff);

@@ -13,7 +13,15 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 
 import { startRawBackend, type RawBackend } from '../nodes/raw-backend.js';
-import { assertExpected, observe, statusText, verdictOf, type ObserveOptions, type ProxyUnderTest, type Verdict } from './corpus-observe.js';
+import {
+  assertExpected,
+  observe,
+  statusText,
+  verdictOf,
+  type ObserveOptions,
+  type ProxyUnderTest,
+  type Verdict,
+} from './corpus-observe.js';
 import { smugglingCorpus, type Vector } from './smuggling-corpus.js';
 import { which, haproxyConf, nginxProxyConf } from '../peers.js';
 import { FNLB_ENTRY, HOST, freePorts, start, stopAll, waitReady, type Proc } from '../processes.js';
@@ -69,12 +77,23 @@ export async function startContestants(dir: string, peers: Peers): Promise<Corpu
     const procs: Record<CorpusProxy, [Proc, number]> = {
       fnlb: [
         start('fnlb', process.execPath, [
-          FNLB_ENTRY, '--listen', `${HOST}:${pFnlb}`, '--nodes', nodes.fnlb.id,
-          '--hc-path=', '--hc-interval', '60s', '--access-log', 'off',
+          FNLB_ENTRY,
+          '--listen',
+          `${HOST}:${pFnlb}`,
+          '--nodes',
+          nodes.fnlb.id,
+          '--hc-path=',
+          '--hc-interval',
+          '60s',
+          '--access-log',
+          'off',
         ]),
         pFnlb,
       ],
-      nginx: [start('nginx-proxy', peers.nginx, ['-p', `${dir}/`, '-e', `${dir}/nginx-proxy-error.log`, '-c', `${dir}/nginx-proxy.conf`]), pNginx],
+      nginx: [
+        start('nginx-proxy', peers.nginx, ['-p', `${dir}/`, '-e', `${dir}/nginx-proxy-error.log`, '-c', `${dir}/nginx-proxy.conf`]),
+        pNginx,
+      ],
       haproxy: [start('haproxy', peers.haproxy, ['-db', '-f', `${dir}/haproxy.cfg`]), pHaproxy],
     };
     await Promise.all(Object.values(procs).map(([p, port]) => waitReady(p, port)));
@@ -192,7 +211,10 @@ export function markdown(rows: CorpusRow[]): string {
     '',
     `| # | vector | expected | ${CORPUS_PROXIES.join(' | ')} |`,
     `|---|---|---|${CORPUS_PROXIES.map(() => '---').join('|')}|`,
-    ...rows.map((r, i) => `| ${i + 1} | ${esc(r.vector)}${r.todo ? ' (fnlb todo)' : ''} | ${esc(r.expected)} | ${CORPUS_PROXIES.map((p) => esc(cellText(r.cells[p]))).join(' | ')} |`),
+    ...rows.map(
+      (r, i) =>
+        `| ${i + 1} | ${esc(r.vector)}${r.todo ? ' (fnlb todo)' : ''} | ${esc(r.expected)} | ${CORPUS_PROXIES.map((p) => esc(cellText(r.cells[p]))).join(' | ')} |`,
+    ),
   ];
   return `${out.join('\n')}\n`;
 }

@@ -174,7 +174,9 @@ function killAll(c: FaultControl): Promise<void> {
 }
 
 function setModeAll(c: FaultControl, kind: FaultModeKind): Promise<void> {
-  return Promise.all(c.faulty.map((b) => setFaultMode(b.port, { kind, ms: kind === 'slow' ? c.settings.slowMs : undefined }))).then(() => undefined);
+  return Promise.all(c.faulty.map((b) => setFaultMode(b.port, { kind, ms: kind === 'slow' ? c.settings.slowMs : undefined }))).then(
+    () => undefined,
+  );
 }
 
 /** The node keeps running but answers in the backend's fault mode `kind` (see backend.ts) until set back to normal. */
@@ -283,13 +285,20 @@ export const SCENARIOS: Scenario[] = [
 
 export function fnlbArgs(s: MatrixSettings): string[] {
   return [
-    '--hc-interval', `${s.hcIntervalMs}ms`,
-    '--hc-timeout', `${s.hcTimeoutMs}ms`,
-    '--hc-healthy', String(s.hcHealthy),
-    '--hc-unhealthy', String(s.hcUnhealthy),
-    '--connect-timeout', `${s.connectTimeoutMs}ms`,
-    '--response-timeout', `${s.responseTimeoutMs}ms`,
-    '--access-log', 'off',
+    '--hc-interval',
+    `${s.hcIntervalMs}ms`,
+    '--hc-timeout',
+    `${s.hcTimeoutMs}ms`,
+    '--hc-healthy',
+    String(s.hcHealthy),
+    '--hc-unhealthy',
+    String(s.hcUnhealthy),
+    '--connect-timeout',
+    `${s.connectTimeoutMs}ms`,
+    '--response-timeout',
+    `${s.responseTimeoutMs}ms`,
+    '--access-log',
+    'off',
   ];
 }
 
@@ -302,10 +311,17 @@ export async function runScenario(scenario: Scenario, s: MatrixSettings): Promis
   let lb: FnlbProcess | undefined;
   try {
     // Starting a node process can take seconds on a busy 2-core machine (several at once: more).
-    backends = await startBackends(s.backends, 'B', (i) => ({ logFile: logOf(i), readyTimeoutMs: 15_000, ...scenario.backendOptions?.(i, s) }));
+    backends = await startBackends(s.backends, 'B', (i) => ({
+      logFile: logOf(i),
+      readyTimeoutMs: 15_000,
+      ...scenario.backendOptions?.(i, s),
+    }));
     lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), ...fnlbArgs(s)]);
     const faulty = scenario.scope === 'one' ? [backends[s.victim]!] : backends;
-    const load = new MixedLoad({ port: lb.port, concurrency: s.concurrency, functions: functionPaths(s.functions),
+    const load = new MixedLoad({
+      port: lb.port,
+      concurrency: s.concurrency,
+      functions: functionPaths(s.functions),
       timeoutMs: 30_000,
       openRate: s.openRate,
       openMax: s.openMax,
@@ -357,7 +373,9 @@ export async function runScenario(scenario: Scenario, s: MatrixSettings): Promis
 
 function readIds(file: string): string[] {
   try {
-    return readFileSync(file, 'latin1').split('\n').filter((l) => l !== '');
+    return readFileSync(file, 'latin1')
+      .split('\n')
+      .filter((l) => l !== '');
   } catch {
     return [];
   }
@@ -401,7 +419,10 @@ function measure(scenario: Scenario, s: MatrixSettings, o: Observed): ScenarioRe
   for (const fn of functionPaths(s.functions)) {
     const ranking = rankNodes(functionKey(fn), nodes).map((i) => backends[i]!.name);
     owner.set(fn, ranking[0]!);
-    fallback.set(fn, ranking.find((n) => !faultyNames.has(n))!);
+    fallback.set(
+      fn,
+      ranking.find((n) => !faultyNames.has(n))!,
+    );
   }
   const hitKey = (r: RequestRecord): boolean => faultyNames.has(owner.get(r.fn)!);
 

@@ -38,7 +38,9 @@ export function send(
     const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, node: res.headers['x-node'] as string | undefined, body: Buffer.concat(parts) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, node: res.headers['x-node'] as string | undefined, body: Buffer.concat(parts) }),
+      );
       res.on('error', reject);
       res.on('aborted', () => reject(new Error('response aborted')));
     });
@@ -161,8 +163,18 @@ export class MixedLoad {
     const method: Method = Math.random() < (o.postShare ?? 0.4) ? 'POST' : 'GET';
     const fn = o.functions[randomInt(o.functions.length)]!;
     const path = Math.random() < (o.delayShare ?? 0.25) ? `${fn}?delay=${randomInt(1, 21)}` : fn;
-    const body = method === 'POST' ? (Math.random() < (o.bigBodyShare ?? 0.02) ? this.big : this.small[randomInt(this.small.length)]!) : undefined;
-    const rec: RequestRecord = { id: (method === 'POST' ? 'p' : 'g') + n, method, fn, start: performance.now(), end: 0, status: 0, node: undefined, ok: false };
+    const body =
+      method === 'POST' ? (Math.random() < (o.bigBodyShare ?? 0.02) ? this.big : this.small[randomInt(this.small.length)]!) : undefined;
+    const rec: RequestRecord = {
+      id: (method === 'POST' ? 'p' : 'g') + n,
+      method,
+      fn,
+      start: performance.now(),
+      end: 0,
+      status: 0,
+      node: undefined,
+      ok: false,
+    };
     try {
       const a = await send(this.agent, o.port, method, path, rec.id, body?.data, o.timeoutMs);
       rec.status = a.status;

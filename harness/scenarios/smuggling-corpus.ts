@@ -73,8 +73,16 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
   const trap = `127.0.0.1:${env.trapPort}`;
   return [
     // --- CL.TE / TE.CL
-    { name: 'CL.TE (CL 6, TE chunked, "0\\r\\n\\r\\nG")', bytes: `${P}Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG`, expect: 400 },
-    { name: 'TE.CL (TE chunked, CL 4, chunk = request)', bytes: `${P}Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n${CHUNKED_SMUGGLE}`, expect: 400 },
+    {
+      name: 'CL.TE (CL 6, TE chunked, "0\\r\\n\\r\\nG")',
+      bytes: `${P}Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG`,
+      expect: 400,
+    },
+    {
+      name: 'TE.CL (TE chunked, CL 4, chunk = request)',
+      bytes: `${P}Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n${CHUNKED_SMUGGLE}`,
+      expect: 400,
+    },
     { name: 'CL.CL (two different Content-Length)', bytes: `${P}Content-Length: 0\r\nContent-Length: 41\r\n\r\n${SMUGGLED}`, expect: 400 },
     // --- TE.TE: CL + obfuscated TE
     { name: 'TE.TE "chunked " + CL', bytes: teWithCl('Transfer-Encoding: chunked '), expect: 400 },
@@ -89,8 +97,18 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
     { name: 'TE.TE two TE lines + CL', bytes: teWithCl('Transfer-Encoding: chunked\r\nTransfer-Encoding: identity'), expect: 400 },
     { name: 'TE.TE "identity" + CL', bytes: teWithCl('Transfer-Encoding: identity'), expect: 400 },
     // --- obfuscated TE alone
-    { name: 'TE "Chunked" alone (valid: case-insensitive)', bytes: teAlone('Transfer-Encoding: Chunked'), expect: 'forward', body: SMUGGLED },
-    { name: 'TE " chunked\\t" alone (valid: OWS trimmed)', bytes: teAlone('Transfer-Encoding:  chunked\t'), expect: 'forward', body: SMUGGLED },
+    {
+      name: 'TE "Chunked" alone (valid: case-insensitive)',
+      bytes: teAlone('Transfer-Encoding: Chunked'),
+      expect: 'forward',
+      body: SMUGGLED,
+    },
+    {
+      name: 'TE " chunked\\t" alone (valid: OWS trimmed)',
+      bytes: teAlone('Transfer-Encoding:  chunked\t'),
+      expect: 'forward',
+      body: SMUGGLED,
+    },
     { name: 'TE "xchunked" alone', bytes: teAlone('Transfer-Encoding: xchunked'), expect: 400 },
     { name: 'TE "chunked, chunked" alone', bytes: teAlone('Transfer-Encoding: chunked, chunked'), expect: 400 },
     { name: 'TE "gzip, chunked" alone', bytes: teAlone('Transfer-Encoding: gzip, chunked'), expect: 501 },
@@ -138,7 +156,12 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
       expect: 'forward',
       check: (r) => assert.equal(r[0]!.method, 'get'),
     },
-    { name: 'custom method PURGE', bytes: line('PURGE /r/app/fn HTTP/1.1'), expect: 'forward', check: (r) => assert.equal(r[0]!.method, 'PURGE') },
+    {
+      name: 'custom method PURGE',
+      bytes: line('PURGE /r/app/fn HTTP/1.1'),
+      expect: 'forward',
+      check: (r) => assert.equal(r[0]!.method, 'PURGE'),
+    },
     { name: 'lower-case "http/1.1"', bytes: line('GET /r/app/fn http/1.1'), expect: 400 },
     { name: 'HTTP/1.2', bytes: line('GET /r/app/fn HTTP/1.2'), expect: 505 },
     { name: 'HTTP/2.0 request line', bytes: line('GET /r/app/fn HTTP/2.0'), expect: 505 },
@@ -199,7 +222,12 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
       check: (r) => assert.equal(r[0]!.headers.host, HOST, 'node got no Host'),
     },
     // --- absolute-form and authority (RFC 9112 §3.2, RFC 9110 §4.2 and §7.2); no proxy may contact the trap
-    { name: 'absolute-form, same host', bytes: `GET http://${HOST}/r/app/fn?q=1 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, expect: 'forward', check: (r) => assert.equal(r[0]!.target, '/r/app/fn?q=1') },
+    {
+      name: 'absolute-form, same host',
+      bytes: `GET http://${HOST}/r/app/fn?q=1 HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+      expect: 'forward',
+      check: (r) => assert.equal(r[0]!.target, '/r/app/fn?q=1'),
+    },
     {
       name: 'absolute-form, foreign host = Host',
       bytes: `GET http://${trap}/r/app/fn HTTP/1.1\r\nHost: ${trap}\r\n\r\n`,
@@ -209,7 +237,12 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
         assert.equal(r[0]!.headers.host, trap);
       },
     },
-    { name: 'absolute-form without a path', bytes: `GET http://${HOST} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, expect: 'forward', check: (r) => assert.equal(r[0]!.target, '/') },
+    {
+      name: 'absolute-form without a path',
+      bytes: `GET http://${HOST} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+      expect: 'forward',
+      check: (r) => assert.equal(r[0]!.target, '/'),
+    },
     {
       name: 'absolute-form with userinfo',
       bytes: `GET http://user:pw@${HOST}/r/app/fn HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
@@ -240,7 +273,11 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
       expect: 414,
     },
     // --- whitespace and line ends in the header section (RFC 9112 §2.2, §5)
-    { name: 'whitespace line after the request line', bytes: `POST /r/app/fn HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: ${HOST}\r\nContent-Length: 4\r\n\r\n1\r\nZ\r\n0\r\n\r\n`, expect: 400 },
+    {
+      name: 'whitespace line after the request line',
+      bytes: `POST /r/app/fn HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: ${HOST}\r\nContent-Length: 4\r\n\r\n1\r\nZ\r\n0\r\n\r\n`,
+      expect: 400,
+    },
     { name: 'bare LF before a TE line [badsetupLF]', bytes: teWithCl('X-A: 1\nTransfer-Encoding: chunked'), expect: 400 },
     { name: 'LF LF inside the head [bodysplit]', bytes: teWithCl('X-A: 1\n\nTransfer-Encoding: chunked'), expect: 400 },
     { name: 'bare CR after "chunked" [0dsuffix]', bytes: teWithCl('Transfer-Encoding: chunked\r'), expect: 400 },
@@ -257,11 +294,30 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
     { name: 'TE "chunked, cow" alone [commaCow]', bytes: teAlone('Transfer-Encoding: chunked, cow'), expect: 400 },
     { name: 'TE "cow, chunked" alone [cowComma]', bytes: teAlone('Transfer-Encoding: cow, chunked'), expect: 501 },
     { name: 'TE "identity, chunked" alone', bytes: teAlone('Transfer-Encoding: identity, chunked'), expect: 501 },
-    { name: 'TE "cow" + TE "chunked" lines [revdualchunk]', bytes: teAlone('Transfer-Encoding: cow\r\nTransfer-Encoding: chunked'), expect: [400, 501] },
+    {
+      name: 'TE "cow" + TE "chunked" lines [revdualchunk]',
+      bytes: teAlone('Transfer-Encoding: cow\r\nTransfer-Encoding: chunked'),
+      expect: [400, 501],
+    },
     { name: 'TE with an empty value + CL', bytes: teWithCl('Transfer-Encoding: '), expect: 400 },
-    { name: 'Transfer_Encoding + exact CL [underjoin1] (not TE: CL frames)', bytes: notTe('Transfer_Encoding: chunked'), expect: 'forward', body: CHUNKED_SMUGGLE },
-    { name: 'Transfer-%45ncoding + exact CL [encode] (not TE)', bytes: notTe('Transfer-%45ncoding: chunked'), expect: 'forward', body: CHUNKED_SMUGGLE },
-    { name: 'Content-Encoding: chunked + exact CL [contentEnc]', bytes: notTe('Content-Encoding: chunked'), expect: 'forward', body: CHUNKED_SMUGGLE },
+    {
+      name: 'Transfer_Encoding + exact CL [underjoin1] (not TE: CL frames)',
+      bytes: notTe('Transfer_Encoding: chunked'),
+      expect: 'forward',
+      body: CHUNKED_SMUGGLE,
+    },
+    {
+      name: 'Transfer-%45ncoding + exact CL [encode] (not TE)',
+      bytes: notTe('Transfer-%45ncoding: chunked'),
+      expect: 'forward',
+      body: CHUNKED_SMUGGLE,
+    },
+    {
+      name: 'Content-Encoding: chunked + exact CL [contentEnc]',
+      bytes: notTe('Content-Encoding: chunked'),
+      expect: 'forward',
+      body: CHUNKED_SMUGGLE,
+    },
     // --- Content-Length (RFC 9110 §8.6, RFC 9112 §6.3)
     { name: 'CL "005" (leading zeros, valid)', bytes: withCl('005'), expect: 'forward', body: 'hello' },
     { name: 'CL "5 " (trailing OWS, valid)', bytes: withCl('5 '), expect: 'forward', body: 'hello' },
@@ -274,8 +330,18 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
     badChunks('chunk size 10000000000000005 (2^64 wrap to 5)', '10000000000000005\r\nhello\r\n0\r\n\r\n'),
     badChunks('chunk size " 5" (leading space)', ' 5\r\nhello\r\n0\r\n\r\n'),
     badChunks('chunk size "5 " (trailing space, no ext)', '5 \r\nhello\r\n0\r\n\r\n'),
-    { name: 'chunk size "5 ;a=b" (BWS before ext, valid)', bytes: chunked('5 ;a=b\r\nhello\r\n0\r\n\r\n'), expect: 'forward', body: 'hello' },
-    { name: 'chunk ext and last-chunk ext (valid)', bytes: chunked('5;a="b c"\r\nhello\r\n0;x=y\r\n\r\n'), expect: 'forward', body: 'hello' },
+    {
+      name: 'chunk size "5 ;a=b" (BWS before ext, valid)',
+      bytes: chunked('5 ;a=b\r\nhello\r\n0\r\n\r\n'),
+      expect: 'forward',
+      body: 'hello',
+    },
+    {
+      name: 'chunk ext and last-chunk ext (valid)',
+      bytes: chunked('5;a="b c"\r\nhello\r\n0;x=y\r\n\r\n'),
+      expect: 'forward',
+      body: 'hello',
+    },
     badChunks('chunk size line ends in LF only', '5\nhello\r\n0\r\n\r\n'),
     badChunks('chunk data ends in LF only', '5\r\nhello\n0\r\n\r\n'),
     badChunks('chunk data followed by "XX" instead of CRLF', '5\r\nhelloXX0\r\n\r\n'),
@@ -286,7 +352,12 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
     // reframe the message, so fnlb refuses them (as llhttp does).
     { name: 'trailer Content-Length', bytes: chunked('5\r\nhello\r\n0\r\nContent-Length: 41\r\n\r\n'), expect: 400 },
     { name: 'trailer Transfer-Encoding', bytes: chunked('5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n'), expect: 400 },
-    { name: 'Transfer-Encoding: chunked in a GET (valid)', bytes: `${G}Transfer-Encoding: chunked\r\n\r\n${CHUNK_OK}`, expect: 'forward', body: 'hello' },
+    {
+      name: 'Transfer-Encoding: chunked in a GET (valid)',
+      bytes: `${G}Transfer-Encoding: chunked\r\n\r\n${CHUNK_OK}`,
+      expect: 'forward',
+      body: 'hello',
+    },
     // --- Expect (PortSwigger 2025: Expect-based desync)
     { name: 'Expect: "y 100-continue"', bytes: `${P}Expect: y 100-continue\r\nContent-Length: 5\r\n\r\nhello`, expect: 417 },
     {
@@ -294,7 +365,12 @@ export function smugglingCorpus(env: CorpusEnv): Vector[] {
       bytes: `${P}Expect:\r\n 100-continue\r\nContent-Length: 5\r\n\r\nhello`,
       expect: 400,
     },
-    { name: 'Expect: 100-continue with the body at once (valid)', bytes: `${P}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello`, expect: 'forward', body: 'hello' },
+    {
+      name: 'Expect: 100-continue with the body at once (valid)',
+      bytes: `${P}Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello`,
+      expect: 'forward',
+      body: 'hello',
+    },
     // --- legitimate pipelining still framed correctly
     {
       name: 'CL body then pipelined GET (valid)',

@@ -6,10 +6,7 @@ import { DEFAULT_OPTIONS, type BalancerOptions } from '../config/options.js';
 import { naming, OPTIONS, type OptionSpec } from '../config/table.js';
 
 /** What the command line asks for. */
-export type CommandLine =
-  | { kind: 'run'; options: BalancerOptions }
-  | { kind: 'help'; text: string }
-  | { kind: 'version'; text: string };
+export type CommandLine = { kind: 'run'; options: BalancerOptions } | { kind: 'help'; text: string } | { kind: 'version'; text: string };
 
 function readVersion(): string {
   try {
@@ -82,12 +79,22 @@ function shown(raw: string): string {
 
 function unknownFlag(raw: string): string {
   const name = raw.replace(/^-+/, '').split('=')[0]!.toLowerCase();
-  const best = nearest(name, FLAGS.map((f) => f.name));
+  const best = nearest(
+    name,
+    FLAGS.map((f) => f.name),
+  );
   return `unknown flag ${shown(raw)}${best === undefined ? '' : ` (did you mean --${best}?)`}`;
 }
 
 const SWITCH_SPELLINGS: ReadonlyMap<string, 'help' | 'version'> = new Map(
-  FLAGS.flatMap((f) => (f.kind === 'switch' ? ([[f.flag, f.name], [`-${f.short}`, f.name]] as const) : [])),
+  FLAGS.flatMap((f) =>
+    f.kind === 'switch'
+      ? ([
+          [f.flag, f.name],
+          [`-${f.short}`, f.name],
+        ] as const)
+      : [],
+  ),
 );
 
 /**
@@ -119,9 +126,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     const raw = argv[token.index] ?? token.rawName;
     const isShort = !token.rawName.startsWith('--');
     // A short token must be a configured short flag; "-listen" is reported whole, not as "-l".
-    const def = isShort
-      ? FLAGS.find((f) => f.kind === 'switch' && `-${f.short}` === token.rawName)
-      : BY_NAME.get(token.name);
+    const def = isShort ? FLAGS.find((f) => f.kind === 'switch' && `-${f.short}` === token.rawName) : BY_NAME.get(token.name);
     if (def === undefined) {
       firstProblem ??= unknownFlag(isShort ? raw : token.rawName);
       continue;

@@ -1,9 +1,7 @@
 import type { NodeAddress } from '../membership/address.js';
 
 /** How the routing key of a request is chosen. */
-export type HashKeySource =
-  | { readonly kind: 'function' }
-  | { readonly kind: 'header'; readonly name: string };
+export type HashKeySource = { readonly kind: 'function' } | { readonly kind: 'header'; readonly name: string };
 
 /** Access log: every request, none, or a deterministic fraction (every Nth). */
 export type AccessLogMode = { readonly kind: 'on' } | { readonly kind: 'off' } | { readonly kind: 'sample'; readonly rate: number };

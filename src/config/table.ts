@@ -361,9 +361,24 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
   durationOption('idle-timeout', 'idleTimeout', 'Close idle client keep-alive connections and stalled transfers after this.'),
   durationOption('header-timeout', 'headerTimeout', 'A client must send its complete request head within this.'),
   durationOption('upstream-idle-timeout', 'upstreamIdleTimeout', 'Close idle pooled node connections after this.'),
-  durationOption('shutdown-timeout', 'shutdownTimeout', 'On shutdown, wait at most this long for requests in flight (0 = do not wait).', true),
-  sizeOption('max-replay-body', 'maxReplayBody', 'Keep request bodies up to this size to replay them on a fallback node (0 = never replay).', 0),
-  sizeOption('max-header-size', 'maxHeaderSize', 'Largest request head (request line + headers) accepted, at least 1KiB; larger gets 431.', 1024),
+  durationOption(
+    'shutdown-timeout',
+    'shutdownTimeout',
+    'On shutdown, wait at most this long for requests in flight (0 = do not wait).',
+    true,
+  ),
+  sizeOption(
+    'max-replay-body',
+    'maxReplayBody',
+    'Keep request bodies up to this size to replay them on a fallback node (0 = never replay).',
+    0,
+  ),
+  sizeOption(
+    'max-header-size',
+    'maxHeaderSize',
+    'Largest request head (request line + headers) accepted, at least 1KiB; larger gets 431.',
+    1024,
+  ),
   option('retry-on-reset', 'retryOnReset', {
     placeholder: '<on|off>',
     description: 'Also replay POST/PATCH whose node reset the connection (RST) before answering: the node did not read all of it.',

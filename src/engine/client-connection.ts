@@ -179,7 +179,8 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
   /** No exchange runs after framing what was there: wait for the next head, or close if none can come. */
   private afterFraming(): void {
     if (this.exchange !== null || this.closing) return;
-    if (this.clientEnded) this.closeGracefully(); // a head cut short by FIN will never complete
+    if (this.clientEnded)
+      this.closeGracefully(); // a head cut short by FIN will never complete
     else if (this.framer.pendingBytes === 0 && !this.headClock) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
   }
 

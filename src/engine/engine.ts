@@ -31,7 +31,9 @@ export class Engine {
       options,
       dispatcher,
       deadlines,
-      pools: endpoints.map((ep) => new NodePool(ep, deadlines, options.connectTimeout, options.upstreamIdleTimeout, options.maxIdlePerNode)),
+      pools: endpoints.map(
+        (ep) => new NodePool(ep, deadlines, options.connectTimeout, options.upstreamIdleTimeout, options.maxIdlePerNode),
+      ),
     };
     const hashKey = options.hashKey;
     this.headOptions = { hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined };

@@ -446,7 +446,14 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     if (this.finished) return;
     this.finished = true;
     this.client.resumeForNode();
-    this.ctx.dispatcher.finished(this.head, this.node, this.status, this.attempts, this.startedAt === 0 ? 0 : performance.now() - this.startedAt, this.cut);
+    this.ctx.dispatcher.finished(
+      this.head,
+      this.node,
+      this.status,
+      this.attempts,
+      this.startedAt === 0 ? 0 : performance.now() - this.startedAt,
+      this.cut,
+    );
     this.client.exchangeDone(closeAfter);
   }
 }

@@ -202,5 +202,4 @@ export class NodePool {
   closeIdle(): void {
     for (const conn of this.idle.splice(0)) conn.destroy();
   }
-
 }

@@ -171,34 +171,43 @@ describe('bodies through fnlb', () => {
     };
     const sampler = setInterval(sample, 25);
     try {
-      const result = await new Promise<{ status: number; length: number; digest: string; header: string | undefined }>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port: lb.port, path: `/r/app/big?bytes=${size}`, agent: false }, (res) => {
-          const hash = createHash('sha256');
-          let length = 0;
-          res.on('data', (c: Buffer) => {
-            hash.update(c);
-            length += c.length;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, length, digest: hash.digest('hex'), header: res.headers['x-sha256'] as string | undefined }));
-          res.on('error', reject);
-          void (async () => {
-            // not reading at all for a while...
-            res.pause();
-            await sleep(1500);
-            // ...then reading slowly...
-            for (let i = 0; i < 10; i++) {
-              res.resume();
-              await sleep(10);
+      const result = await new Promise<{ status: number; length: number; digest: string; header: string | undefined }>(
+        (resolve, reject) => {
+          const req = http.get({ host: '127.0.0.1', port: lb.port, path: `/r/app/big?bytes=${size}`, agent: false }, (res) => {
+            const hash = createHash('sha256');
+            let length = 0;
+            res.on('data', (c: Buffer) => {
+              hash.update(c);
+              length += c.length;
+            });
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                length,
+                digest: hash.digest('hex'),
+                header: res.headers['x-sha256'] as string | undefined,
+              }),
+            );
+            res.on('error', reject);
+            void (async () => {
+              // not reading at all for a while...
               res.pause();
-              await sleep(90);
-            }
-            // ...then at full speed
-            res.resume();
-          })();
-        });
-        req.setTimeout(60_000, () => req.destroy(new Error('200 MiB download timed out')));
-        req.on('error', reject);
-      });
+              await sleep(1500);
+              // ...then reading slowly...
+              for (let i = 0; i < 10; i++) {
+                res.resume();
+                await sleep(10);
+                res.pause();
+                await sleep(90);
+              }
+              // ...then at full speed
+              res.resume();
+            })();
+          });
+          req.setTimeout(60_000, () => req.destroy(new Error('200 MiB download timed out')));
+          req.on('error', reject);
+        },
+      );
       assert.equal(result.status, 200);
       assert.equal(result.length, size);
       assert.equal(result.header, expected);
@@ -208,7 +217,9 @@ describe('bodies through fnlb', () => {
     }
     sample();
     const growth = peak - baseline;
-    t.diagnostic(`fnlb RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB (+${(growth / MiB).toFixed(1)} MiB)`);
+    t.diagnostic(
+      `fnlb RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB (+${(growth / MiB).toFixed(1)} MiB)`,
+    );
     assert.ok(growth < 150 * MiB, `fnlb RSS grew by ${(growth / MiB).toFixed(1)} MiB while streaming 200 MiB to a slow reader`);
   });
 

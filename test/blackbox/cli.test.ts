@@ -186,11 +186,19 @@ describe('fnlb: bad input exits 2 with one line on stderr', () => {
   });
 
   test('duration without a unit: --shutdown-timeout 5', async () => {
-    assertUsageError(await runFnlb([...L, '--nodes', '127.0.0.1:1', '--shutdown-timeout', '5']), '--shutdown-timeout', 'invalid duration "5"');
+    assertUsageError(
+      await runFnlb([...L, '--nodes', '127.0.0.1:1', '--shutdown-timeout', '5']),
+      '--shutdown-timeout',
+      'invalid duration "5"',
+    );
   });
 
   test('bad size: --max-replay-body 12XB', async () => {
-    assertUsageError(await runFnlb([...L, '--nodes', '127.0.0.1:1', '--max-replay-body', '12XB']), '--max-replay-body', 'invalid size "12XB"');
+    assertUsageError(
+      await runFnlb([...L, '--nodes', '127.0.0.1:1', '--max-replay-body', '12XB']),
+      '--max-replay-body',
+      'invalid size "12XB"',
+    );
   });
 
   test('bad count: --hc-healthy 0', async () => {
@@ -218,7 +226,11 @@ describe('fnlb: bad input exits 2 with one line on stderr', () => {
   });
 
   test('bad environment variable: FNLB_HC_TIMEOUT=xyz names the variable', async () => {
-    assertUsageError(await runFnlb([...L, '--nodes', '127.0.0.1:1'], cleanEnv({ FNLB_HC_TIMEOUT: 'xyz' })), 'FNLB_HC_TIMEOUT:', 'invalid duration "xyz"');
+    assertUsageError(
+      await runFnlb([...L, '--nodes', '127.0.0.1:1'], cleanEnv({ FNLB_HC_TIMEOUT: 'xyz' })),
+      'FNLB_HC_TIMEOUT:',
+      'invalid duration "xyz"',
+    );
   });
 
   test('bad listen address: --listen 127.0.0.1 (no port)', async () => {
@@ -253,7 +265,10 @@ describe('fnlb: --help and --version', () => {
     const lines = r.stdout.split('\n');
     for (const f of FLAGS) {
       if (f.kind === 'switch') {
-        assert.ok(lines.some((l) => l.includes(`-${f.short}, ${f.flag}`)), `help lists -${f.short}, ${f.flag}`);
+        assert.ok(
+          lines.some((l) => l.includes(`-${f.short}, ${f.flag}`)),
+          `help lists -${f.short}, ${f.flag}`,
+        );
         continue;
       }
       const line = lines.find((l) => l.trimStart().startsWith(`${f.flag} `));
@@ -334,7 +349,13 @@ describe('fnlb: environment variables', () => {
     assert.ok(lines.length >= 1, `access log lines: ${lb.stdout}`);
     assert.equal(lines[0]!.status, 200);
     assert.equal(lines[0]!.key, 'tenant-7');
-    const owner = backends[rankNodes('tenant-7', backends.map((b) => ({ id: b.id, weight: 1 })))[0]!]!;
+    const owner =
+      backends[
+        rankNodes(
+          'tenant-7',
+          backends.map((b) => ({ id: b.id, weight: 1 })),
+        )[0]!
+      ]!;
     assert.equal(a.headers['x-node'], owner.name, 'routed by the header value');
     assert.equal(lines[0]!.node, owner.id);
   });
@@ -349,7 +370,20 @@ describe('fnlb: environment variables', () => {
       FNLB_ACCESS_LOG: 'off',
     });
     const lb = await startFnlb(
-      ['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), '--hc-timeout', '200ms', '--max-header-size', '64KiB', '--access-log', 'on', '--hc-interval', '100ms'],
+      [
+        '--listen',
+        '127.0.0.1:0',
+        '--nodes',
+        nodesArg(backends),
+        '--hc-timeout',
+        '200ms',
+        '--max-header-size',
+        '64KiB',
+        '--access-log',
+        'on',
+        '--hc-interval',
+        '100ms',
+      ],
       env,
     );
     // 2 KiB head allowed: the flag's 64KiB, not the variable's 1KiB.
@@ -461,22 +495,19 @@ describe('fnlb: graceful shutdown', () => {
     });
   }
 
-  test(
-    'SIGTERM: the last response on a connection that will be closed carries Connection: close',
-    async () => {
-      const backends = await startBackends(1);
-      const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), ...FAST]);
-      const slow = await RawConnection.open(lb.port);
-      await slow.write('GET /r/app/slow?delay=500 HTTP/1.1\r\nHost: x\r\n\r\n');
-      await sleep(150);
-      lb.proc.kill('SIGTERM');
-      const [res] = await slow.waitForResponses(1, 3000);
-      assert.equal(res!.status, 200);
-      assert.ok(await slow.waitForClose(2000), 'fnlb closes the connection after the response');
-      assert.equal(res!.headers['connection']?.toLowerCase(), 'close', `response head:\n${res!.rawHead}`);
-      slow.destroy();
-    },
-  );
+  test('SIGTERM: the last response on a connection that will be closed carries Connection: close', async () => {
+    const backends = await startBackends(1);
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), ...FAST]);
+    const slow = await RawConnection.open(lb.port);
+    await slow.write('GET /r/app/slow?delay=500 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await sleep(150);
+    lb.proc.kill('SIGTERM');
+    const [res] = await slow.waitForResponses(1, 3000);
+    assert.equal(res!.status, 200);
+    assert.ok(await slow.waitForClose(2000), 'fnlb closes the connection after the response');
+    assert.equal(res!.headers['connection']?.toLowerCase(), 'close', `response head:\n${res!.rawHead}`);
+    slow.destroy();
+  });
 
   test('--shutdown-timeout 300ms cuts a 3 s request and exits 0 after ~300 ms', async () => {
     const backends = await startBackends(1);
@@ -514,7 +545,10 @@ describe('fnlb: access log and log level', () => {
   test('--access-log off: no "request" lines', async () => {
     const { lines, lb } = await runRequests('off', 4);
     assert.equal(lines.length, 0);
-    assert.ok(lb.logs.some((l) => l.msg === 'fnlb listening'), 'other info lines still printed');
+    assert.ok(
+      lb.logs.some((l) => l.msg === 'fnlb listening'),
+      'other info lines still printed',
+    );
   });
 
   test('default: one JSON line per request with method, key, node, status, attempts, ms', async () => {
@@ -541,13 +575,10 @@ describe('fnlb: access log and log level', () => {
     );
   });
 
-  test(
-    '--access-log 0.75 logs about 75% of requests',
-    async () => {
-      const { lines } = await runRequests('0.75', 8);
-      assert.equal(lines.length, 6);
-    },
-  );
+  test('--access-log 0.75 logs about 75% of requests', async () => {
+    const { lines } = await runRequests('0.75', 8);
+    assert.equal(lines.length, 6);
+  });
 
   test('--log-level warn hides info lines: no "fnlb listening" line, no access log; it still serves', async () => {
     const backends = await startBackends(1);
@@ -616,6 +647,9 @@ describe('fnlb: node address forms', () => {
       assert.equal(r.headers['x-node'], owner, path);
       count.set(owner, (count.get(owner) ?? 0) + 1);
     }
-    assert.ok((count.get(backends[0]!.name) ?? 0) > (count.get(backends[1]!.name) ?? 0), `weight 3 gets more: ${JSON.stringify([...count])}`);
+    assert.ok(
+      (count.get(backends[0]!.name) ?? 0) > (count.get(backends[1]!.name) ?? 0),
+      `weight 3 gets more: ${JSON.stringify([...count])}`,
+    );
   });
 });

@@ -64,13 +64,19 @@ describe('request corpus: fnlb vs nginx vs HAProxy', { skip }, () => {
 
   it('fnlb is never smuggled or ambiguous', () => {
     const bad = rows.filter((r) => !['rejected', 'normalized'].includes(r.cells.fnlb.verdict));
-    assert.deepEqual(bad.map((r) => `${r.vector}: ${r.cells.fnlb.verdict} (${r.cells.fnlb.status})`), []);
+    assert.deepEqual(
+      bad.map((r) => `${r.vector}: ${r.cells.fnlb.verdict} (${r.cells.fnlb.status})`),
+      [],
+    );
   });
 
   it('fnlb meets its contract for every vector but the todo ones', () => {
     assert.equal(rows.length, smugglingCorpus({ trapPort: 0 }).length);
     const broken = rows.filter((r) => !r.todo && r.cells.fnlb.contract !== undefined);
-    assert.deepEqual(broken.map((r) => `${r.vector}: ${r.cells.fnlb.contract}`), []);
+    assert.deepEqual(
+      broken.map((r) => `${r.vector}: ${r.cells.fnlb.contract}`),
+      [],
+    );
   });
 
   const todos = smugglingCorpus({ trapPort: 0 }).filter((v) => v.todo);
@@ -117,10 +123,17 @@ function startNaiveRelay(upstreamPort: number): Promise<{ port: number; close():
         const end = buf.indexOf('\r\n\r\n');
         if (end < 0) return;
         const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
-        const field = (name: string): string | undefined => lines.find((l) => l.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+        const field = (name: string): string | undefined =>
+          lines
+            .find((l) => l.toLowerCase().startsWith(`${name}:`))
+            ?.slice(name.length + 1)
+            .trim();
         const length = Number(field('content-length') ?? 0);
         if (buf.length < end + 4 + length) return;
-        const listed = (field('connection') ?? '').toLowerCase().split(',').map((t) => t.trim());
+        const listed = (field('connection') ?? '')
+          .toLowerCase()
+          .split(',')
+          .map((t) => t.trim());
         const kept = lines.filter((l, i) => i === 0 || !listed.includes(l.slice(0, l.indexOf(':')).toLowerCase()));
         up.write(Buffer.concat([Buffer.from(`${kept.join('\r\n')}\r\n\r\n`, 'latin1'), buf.subarray(end + 4, end + 4 + length)]));
         buf = buf.subarray(end + 4 + length);
@@ -159,7 +172,13 @@ describe('the verdicts catch a naive relay', () => {
     it(`${name}: ${verdict}`, async () => {
       const v = smugglingCorpus({ trapPort: trap.port }).find((x) => x.name === name);
       assert.ok(v, `no vector ${name}`);
-      const o = await observe({ port: relay.port, node, trap }, v, { responseTimeoutMs: 500, closeWaitMs: 100, awaitClose: 'on-error', settleMs: 30, isolate: true });
+      const o = await observe({ port: relay.port, node, trap }, v, {
+        responseTimeoutMs: 500,
+        closeWaitMs: 100,
+        awaitClose: 'on-error',
+        settleMs: 30,
+        isolate: true,
+      });
       assert.equal(verdictOf(v, o), verdict);
     });
   }

@@ -44,38 +44,32 @@ function fnlb(nodes: RawBackend[], extra: string[] = []): Promise<FnlbProcess> {
 const used = (b: RawBackend) => b.connections.filter((c) => c.requests.length > 0 || c.chunks.length > 0);
 
 describe('engine review: timeouts', () => {
-  test(
-    'a body sent after the head (Expect: 100-continue) does not shorten the response wait to --idle-timeout',
-    async () => {
-      const node = await raw({ script: [{ delay: 1700 }, { write: RAW_OK }] });
-      const lb = await fnlb([node], ['--idle-timeout', '1s', '--response-timeout', '5s']);
-      const c = await client(lb);
-      await c.write('POST /r/app/slow HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
-      await c.waitForResponses(1, 2000); // 100 Continue
-      assert.equal(c.responses[0]!.status, 100);
-      await c.write('hello');
-      await node.waitForRequests(1, 2000);
-      const rs = await c.waitForResponses(2, 4000);
-      assert.equal(rs[1]!.status, 200, `got ${rs.map((r) => r.status)}; closed=${c.remoteClosed}`);
-    },
-  );
+  test('a body sent after the head (Expect: 100-continue) does not shorten the response wait to --idle-timeout', async () => {
+    const node = await raw({ script: [{ delay: 1700 }, { write: RAW_OK }] });
+    const lb = await fnlb([node], ['--idle-timeout', '1s', '--response-timeout', '5s']);
+    const c = await client(lb);
+    await c.write('POST /r/app/slow HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    await c.waitForResponses(1, 2000); // 100 Continue
+    assert.equal(c.responses[0]!.status, 100);
+    await c.write('hello');
+    await node.waitForRequests(1, 2000);
+    const rs = await c.waitForResponses(2, 4000);
+    assert.equal(rs[1]!.status, 200, `got ${rs.map((r) => r.status)}; closed=${c.remoteClosed}`);
+  });
 
-  test(
-    'a pipelined request written while the first waits longer than --header-timeout does not kill the connection',
-    async () => {
-      const node = await raw({ script: (req) => (req.target.includes('slow') ? [{ delay: 1700 }, { write: RAW_OK }] : [{ write: RAW_OK }]) });
-      const lb = await fnlb([node], ['--header-timeout', '1s', '--response-timeout', '5s']);
-      const c = await client(lb);
-      await c.write('GET /r/app/slow HTTP/1.1\r\nHost: x\r\n\r\n');
-      await sleep(100);
-      await c.write('GET /r/app/fast HTTP/1.1\r\nHost: x\r\n\r\n');
-      const rs = await c.waitForResponses(2, 4000);
-      assert.deepEqual(
-        rs.map((r) => r.status),
-        [200, 200],
-      );
-    },
-  );
+  test('a pipelined request written while the first waits longer than --header-timeout does not kill the connection', async () => {
+    const node = await raw({ script: (req) => (req.target.includes('slow') ? [{ delay: 1700 }, { write: RAW_OK }] : [{ write: RAW_OK }]) });
+    const lb = await fnlb([node], ['--header-timeout', '1s', '--response-timeout', '5s']);
+    const c = await client(lb);
+    await c.write('GET /r/app/slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await sleep(100);
+    await c.write('GET /r/app/fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    const rs = await c.waitForResponses(2, 4000);
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      [200, 200],
+    );
+  });
 
   test('Expect: 100-continue and a body that never comes: 100, nothing reaches the node, closed at --idle-timeout', async () => {
     const node = await raw();
@@ -109,40 +103,36 @@ describe('engine review: timeouts', () => {
 });
 
 describe('engine review: flow control and pausing', () => {
-  test(
-    '--max-replay-body 0: a small POST on a fresh node connection, then a GET on the same client connection',
-    async () => {
-      const node = await raw();
-      const lb = await fnlb([node], ['--max-replay-body', '0', '--idle-timeout', '10s']);
-      const c = await client(lb);
-      await c.write('POST /r/app/p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
-      const [first] = await c.waitForResponses(1, 2000);
-      assert.equal(first!.status, 200);
-      await c.write('GET /r/app/g HTTP/1.1\r\nHost: x\r\n\r\n');
-      const rs = await c.waitForResponses(2, 2000);
-      assert.equal(rs[1]!.status, 200);
-    },
-  );
+  test('--max-replay-body 0: a small POST on a fresh node connection, then a GET on the same client connection', async () => {
+    const node = await raw();
+    const lb = await fnlb([node], ['--max-replay-body', '0', '--idle-timeout', '10s']);
+    const c = await client(lb);
+    await c.write('POST /r/app/p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+    const [first] = await c.waitForResponses(1, 2000);
+    assert.equal(first!.status, 200);
+    await c.write('GET /r/app/g HTTP/1.1\r\nHost: x\r\n\r\n');
+    const rs = await c.waitForResponses(2, 2000);
+    assert.equal(rs[1]!.status, 200);
+  });
 
-  test(
-    'a chunked body that crosses --max-replay-body in the same read it ends in: the next request is still read',
-    async () => {
-      const node = await raw();
-      const lb = await fnlb([node], ['--max-replay-body', '1KiB', '--idle-timeout', '10s']);
-      const c = await client(lb);
-      // Warm a pooled connection first, so both the "connected" and the "fresh" paths are exercised.
-      await c.write('GET /r/app/c HTTP/1.1\r\nHost: x\r\n\r\n');
-      await c.waitForResponses(1, 2000);
-      const data = 'x'.repeat(2000);
-      await c.write(`POST /r/app/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${data.length.toString(16)}\r\n${data}\r\n0\r\n\r\n`);
-      const rs = await c.waitForResponses(2, 2000);
-      assert.equal(rs[1]!.status, 200);
-      assert.equal(node.requests.find((r) => r.method === 'POST')?.body.length, 2000);
-      await c.write('GET /r/app/c HTTP/1.1\r\nHost: x\r\n\r\n');
-      const all = await c.waitForResponses(3, 2000);
-      assert.equal(all[2]!.status, 200);
-    },
-  );
+  test('a chunked body that crosses --max-replay-body in the same read it ends in: the next request is still read', async () => {
+    const node = await raw();
+    const lb = await fnlb([node], ['--max-replay-body', '1KiB', '--idle-timeout', '10s']);
+    const c = await client(lb);
+    // Warm a pooled connection first, so both the "connected" and the "fresh" paths are exercised.
+    await c.write('GET /r/app/c HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitForResponses(1, 2000);
+    const data = 'x'.repeat(2000);
+    await c.write(
+      `POST /r/app/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${data.length.toString(16)}\r\n${data}\r\n0\r\n\r\n`,
+    );
+    const rs = await c.waitForResponses(2, 2000);
+    assert.equal(rs[1]!.status, 200);
+    assert.equal(node.requests.find((r) => r.method === 'POST')?.body.length, 2000);
+    await c.write('GET /r/app/c HTTP/1.1\r\nHost: x\r\n\r\n');
+    const all = await c.waitForResponses(3, 2000);
+    assert.equal(all[2]!.status, 200);
+  });
 
   test('pipelined bytes queued behind a slow exchange are bounded: fnlb stops reading, then serves them', async () => {
     const node = await raw({ script: (req) => (req.target.includes('slow') ? [{ delay: 1000 }, { write: RAW_OK }] : [{ write: RAW_OK }]) });
@@ -154,7 +144,9 @@ describe('engine review: flow control and pausing', () => {
     const size = 32 * 1024 * 1024;
     let done = false;
     const writing = c
-      .write(Buffer.concat([Buffer.from(`POST /r/app/big HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`), Buffer.alloc(size, 0x61)]))
+      .write(
+        Buffer.concat([Buffer.from(`POST /r/app/big HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`), Buffer.alloc(size, 0x61)]),
+      )
       .then(() => {
         done = true;
       });
@@ -169,30 +161,37 @@ describe('engine review: flow control and pausing', () => {
 });
 
 describe('engine review: pipelining and synchronous answers', () => {
-  test(
-    'all nodes down: a POST whose body packet also carries the next request gets two 503s',
-    async () => {
-      const dead = await raw();
-      const deadPort = dead.port;
-      await dead.close();
-      raws.splice(raws.indexOf(dead), 1);
-      const lb = await startFnlb([
-        '--listen', '127.0.0.1:0', '--nodes', `127.0.0.1:${deadPort}`,
-        '--hc-path=', '--hc-interval', '100ms', '--hc-unhealthy', '1', '--header-timeout', '2s',
-        '--access-log', 'off',
-      ]);
-      await lb.waitForLog((l) => l.msg === 'node down', 3000, 'node down');
-      const c = await client(lb);
-      await c.write('POST /r/app/p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n');
-      await sleep(50);
-      await c.write('abcGET /r/app/g HTTP/1.1\r\nHost: x\r\n\r\n');
-      const rs = await c.waitForResponses(2, 1500);
-      assert.deepEqual(
-        rs.map((r) => r.status),
-        [503, 503],
-      );
-    },
-  );
+  test('all nodes down: a POST whose body packet also carries the next request gets two 503s', async () => {
+    const dead = await raw();
+    const deadPort = dead.port;
+    await dead.close();
+    raws.splice(raws.indexOf(dead), 1);
+    const lb = await startFnlb([
+      '--listen',
+      '127.0.0.1:0',
+      '--nodes',
+      `127.0.0.1:${deadPort}`,
+      '--hc-path=',
+      '--hc-interval',
+      '100ms',
+      '--hc-unhealthy',
+      '1',
+      '--header-timeout',
+      '2s',
+      '--access-log',
+      'off',
+    ]);
+    await lb.waitForLog((l) => l.msg === 'node down', 3000, 'node down');
+    const c = await client(lb);
+    await c.write('POST /r/app/p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n');
+    await sleep(50);
+    await c.write('abcGET /r/app/g HTTP/1.1\r\nHost: x\r\n\r\n');
+    const rs = await c.waitForResponses(2, 1500);
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      [503, 503],
+    );
+  });
 });
 
 describe('engine review: half-close and early answers', () => {
@@ -251,10 +250,7 @@ describe('engine review: half-close and early answers', () => {
 describe('engine review: framing', () => {
   test('HEAD answered with Transfer-Encoding: chunked: no body awaited, next pipelined response parses, connection reused', async () => {
     const node = await raw({
-      script: (req) =>
-        req.method === 'HEAD'
-          ? [{ write: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n' }]
-          : [{ write: RAW_OK }],
+      script: (req) => (req.method === 'HEAD' ? [{ write: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n' }] : [{ write: RAW_OK }]),
     });
     const lb = await fnlb([node]);
     const c = await client(lb);
@@ -325,7 +321,8 @@ describe('engine review: response timeout', () => {
 describe('engine review: retries on a reused connection', () => {
   /** Answers the first request on each connection; the second request on connection 0 is reset unanswered. */
   const script = (): RawBackendOptions => ({
-    script: (req, conn) => (conn.index !== 0 && conn.requests.length === 1 ? [{ write: RAW_OK }] : req.reqIndex === 0 ? [{ write: RAW_OK }] : [{ destroy: true }]),
+    script: (req, conn) =>
+      conn.index !== 0 && conn.requests.length === 1 ? [{ write: RAW_OK }] : req.reqIndex === 0 ? [{ write: RAW_OK }] : [{ destroy: true }],
   });
 
   test('GET on a reused connection the node drops: retried once on a fresh connection to the same node', async () => {
@@ -353,7 +350,6 @@ describe('engine review: retries on a reused connection', () => {
     assert.equal(node.requests.filter((r) => r.method === 'POST').length, 1);
   });
 });
-
 
 describe('connection limit', () => {
   test('--max-connections: the connection over the limit gets 503 and is closed; a freed slot is reused', async () => {

@@ -17,7 +17,20 @@ import { startRawBackend } from '../../harness/nodes/raw-backend.js';
 
 /** Fast health checks for tests; `interval` overrides the 100 ms probe interval. */
 function health(interval = '100ms', accessLog = 'off'): string[] {
-  return ['--hc-interval', interval, '--hc-timeout', '200ms', '--hc-healthy', '2', '--hc-unhealthy', '2', '--connect-timeout', '500ms', '--access-log', accessLog];
+  return [
+    '--hc-interval',
+    interval,
+    '--hc-timeout',
+    '200ms',
+    '--hc-healthy',
+    '2',
+    '--hc-unhealthy',
+    '2',
+    '--connect-timeout',
+    '500ms',
+    '--access-log',
+    accessLog,
+  ];
 }
 const FAST_HEALTH = health();
 
@@ -32,7 +45,11 @@ interface Answer {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 after(() => agent.destroy());
 
-function call(port: number, path: string, init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+function call(
+  port: number,
+  path: string,
+  init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', agent, headers: init.headers }, (res) => {
       const parts: Buffer[] = [];
@@ -214,8 +231,22 @@ describe('retry safety', () => {
     const deafId = `127.0.0.1:${(deaf.address() as net.AddressInfo).port}`;
     const [good] = await startBackends(1);
     const ids = [deafId, good.id];
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), '--hc-path=', '--hc-interval', '1h', '--retry-on-reset', 'on']);
-    const post = await call(lb.port, pathOwnedBy(deafId, ids), { method: 'POST', body: Buffer.from('pay once'), headers: { 'content-type': 'text/plain' } });
+    const lb = await startFnlb([
+      '--listen',
+      '127.0.0.1:0',
+      '--nodes',
+      ids.join(','),
+      '--hc-path=',
+      '--hc-interval',
+      '1h',
+      '--retry-on-reset',
+      'on',
+    ]);
+    const post = await call(lb.port, pathOwnedBy(deafId, ids), {
+      method: 'POST',
+      body: Buffer.from('pay once'),
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(post.status, 200, post.body);
     assert.equal(post.node, good.name);
     assert.equal(JSON.parse(post.body).bodySha256, createHash('sha256').update('pay once').digest('hex'));
@@ -224,7 +255,17 @@ describe('retry safety', () => {
     const closing = await startRawBackend({ script: () => [{ close: true }] });
     rawNodes.push(closing);
     const ids2 = [closing.id, good.id];
-    const lb2 = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids2.join(','), '--hc-path=', '--hc-interval', '1h', '--retry-on-reset', 'on']);
+    const lb2 = await startFnlb([
+      '--listen',
+      '127.0.0.1:0',
+      '--nodes',
+      ids2.join(','),
+      '--hc-path=',
+      '--hc-interval',
+      '1h',
+      '--retry-on-reset',
+      'on',
+    ]);
     const post2 = await call(lb2.port, pathOwnedBy(closing.id, ids2), { method: 'POST', body: Buffer.from('x') });
     assert.equal(post2.status, 502, post2.body);
     assert.equal(closing.requests.length, 1);
@@ -286,7 +327,11 @@ describe('load with a node killed', () => {
         const isPost = seq % 2 === 0;
         const path = `/r/app${seq % 5}/fn${seq % 40}`;
         try {
-          const a = await call(lb.port, path, isPost ? { method: 'POST', body, headers: { 'x-request-id': id } } : { headers: { 'x-request-id': id } });
+          const a = await call(
+            lb.port,
+            path,
+            isPost ? { method: 'POST', body, headers: { 'x-request-id': id } } : { headers: { 'x-request-id': id } },
+          );
           const ok = a.status === 200 && (!isPost || JSON.parse(a.body).bodySha256 === sha);
           results.push({ id, method: isPost ? 'POST' : 'GET', status: a.status, node: a.node, ok });
         } catch (err) {
@@ -301,12 +346,17 @@ describe('load with a node killed', () => {
     running = false;
     await Promise.all(workers);
 
-    const received = (name: string) => readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').filter(Boolean);
+    const received = (name: string) =>
+      readFileSync(join(dir, `${name}.log`), 'utf8')
+        .split('\n')
+        .filter(Boolean);
     const byNode = new Map(backends.map((b) => [b.name, received(b.name)]));
     const failed = results.filter((r) => !r.ok);
     const failedGets = failed.filter((r) => r.method === 'GET');
     const failedPosts = failed.filter((r) => r.method === 'POST');
-    console.log(`load: ${results.length} requests, ${failedGets.length} failed GETs, ${failedPosts.length} failed POSTs ${JSON.stringify(failedPosts)}`);
+    console.log(
+      `load: ${results.length} requests, ${failedGets.length} failed GETs, ${failedPosts.length} failed POSTs ${JSON.stringify(failedPosts)}`,
+    );
     assert.ok(results.length > 200, `enough load (${results.length})`);
     assert.deepEqual(failedGets, []);
     // A POST may only fail if it had already been sent to the killed node (it may have run there):

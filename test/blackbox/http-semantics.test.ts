@@ -62,7 +62,11 @@ describe('HTTP semantics through fnlb', () => {
     const out: Record<string, number> = {};
     for (const b of backends) {
       const f = logOf(b);
-      out[b.name] = existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter((l) => l === rid).length : 0;
+      out[b.name] = existsSync(f)
+        ? readFileSync(f, 'utf8')
+            .split('\n')
+            .filter((l) => l === rid).length
+        : 0;
     }
     return out;
   };
@@ -140,9 +144,7 @@ describe('HTTP semantics through fnlb', () => {
     const body = 'the body after the 100';
     const conn = await RawConnection.open(lb.port);
     try {
-      await conn.write(
-        `POST /r/app/expect HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
-      );
+      await conn.write(`POST /r/app/expect HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
       await conn.waitFor(() => conn.responses.some((r) => r.status === 100), 3000, '100 Continue');
       await conn.write(body);
       await conn.waitFor(() => conn.responses.some((r) => r.status >= 200), 3000, 'final response');

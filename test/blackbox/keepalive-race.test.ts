@@ -17,7 +17,9 @@ after(cleanup);
 
 async function pipelinedAfterClose(second: string): Promise<{ status: number | undefined; body: string; seen: number }> {
   // GET /first: answered keep-alive, then the node drops the connection at once (FIN, and RST for anything after).
-  const node = await startRawBackend({ script: (req) => (req.target === '/r/app/first' ? [{ write: RAW_OK }, { destroy: true }] : [{ write: RAW_OK }]) });
+  const node = await startRawBackend({
+    script: (req) => (req.target === '/r/app/first' ? [{ write: RAW_OK }, { destroy: true }] : [{ write: RAW_OK }]),
+  });
   try {
     const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', node.id, '--hc-interval', '1h', '--access-log', 'off']);
     const client = await RawConnection.open(lb.port);
@@ -25,7 +27,11 @@ async function pipelinedAfterClose(second: string): Promise<{ status: number | u
       await client.write(`GET /r/app/first HTTP/1.1\r\nHost: x\r\n\r\n${second}`);
       const [first, answer] = await client.waitForResponses(2);
       assert.equal(first?.status, 200);
-      return { status: answer?.status, body: answer?.body.toString() ?? '', seen: node.requests.filter((r) => r.target === '/r/app/second').length };
+      return {
+        status: answer?.status,
+        body: answer?.body.toString() ?? '',
+        seen: node.requests.filter((r) => r.target === '/r/app/second').length,
+      };
     } finally {
       client.destroy();
       await lb.stop();
@@ -51,9 +57,9 @@ describe('request on a pooled connection the node has already closed', () => {
         'stops reading at EOF). Nodes that say Connection: close, and --upstream-idle-timeout below their keep-alive, avoid it',
     },
     async () => {
-    const r = await pipelinedAfterClose('POST /r/app/second HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
-    assert.equal(r.seen, 1, `the node got the POST ${r.seen} times; fnlb answered ${r.status} ${r.body}`);
-    assert.equal(r.status, 200);
+      const r = await pipelinedAfterClose('POST /r/app/second HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+      assert.equal(r.seen, 1, `the node got the POST ${r.seen} times; fnlb answered ${r.status} ${r.body}`);
+      assert.equal(r.status, 200);
     },
   );
 });

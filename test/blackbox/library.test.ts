@@ -65,7 +65,10 @@ describe('library', () => {
 
   test('consistentHashProxy returns a net.Server; close() stops it gracefully', async () => {
     const backends = await startBackends(2);
-    const server = consistentHashProxy(backends.map((b) => b.id), { logger: quiet });
+    const server = consistentHashProxy(
+      backends.map((b) => b.id),
+      { logger: quiet },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     assert.equal((await get(port, '/r/x/y')).status, 200);
@@ -85,7 +88,13 @@ describe('library', () => {
     const message = cli.stderr.replace(/^fnlb: /, '').trimEnd();
     assert.equal(message, '--hc-interval: invalid duration "0" (must be greater than 0)');
     const nodes = ['127.0.0.1:1'];
-    assert.throws(() => createBalancer({ nodes, hcInterval: 0, logger: quiet }), (err) => err instanceof ConfigError && err.message === message);
-    assert.throws(() => createBalancer({ nodes, workers: 2, logger: quiet }), (err) => err instanceof ConfigError && /--workers/.test(err.message));
+    assert.throws(
+      () => createBalancer({ nodes, hcInterval: 0, logger: quiet }),
+      (err) => err instanceof ConfigError && err.message === message,
+    );
+    assert.throws(
+      () => createBalancer({ nodes, workers: 2, logger: quiet }),
+      (err) => err instanceof ConfigError && /--workers/.test(err.message),
+    );
   });
 });

@@ -39,12 +39,17 @@ describe('malformed and smuggling requests through fnlb', () => {
     node = await startRawBackend();
     trap = await startRawBackend({ recordOnly: true });
     lb = await startFnlb([
-      '--listen', '127.0.0.1:0',
-      '--nodes', node.id,
+      '--listen',
+      '127.0.0.1:0',
+      '--nodes',
+      node.id,
       '--hc-path=', // TCP connect checks: the node receives only what clients send
-      '--hc-interval', '2s',
-      '--max-idle-per-node', '0', // a fresh node connection per request: vectors cannot leak into each other
-      '--access-log', 'off',
+      '--hc-interval',
+      '2s',
+      '--max-idle-per-node',
+      '0', // a fresh node connection per request: vectors cannot leak into each other
+      '--access-log',
+      'off',
     ]);
   });
 

@@ -213,9 +213,16 @@ describe('parseSize', () => {
 
   it('round-trips whole byte counts (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.nat(), fc.maxSafeNat(), fc.nat({ max: 4096 }).map((n) => n * 1024)), (bytes) => {
-        assert.equal(parseSize(formatSize(bytes)), bytes);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.nat(),
+          fc.maxSafeNat(),
+          fc.nat({ max: 4096 }).map((n) => n * 1024),
+        ),
+        (bytes) => {
+          assert.equal(parseSize(formatSize(bytes)), bytes);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -365,8 +372,14 @@ describe('parseNodeList', () => {
     });
   }
   it('says exactly "duplicate node <id>" and "no nodes given"', () => {
-    assert.equal(assertConfigError(() => parseNodeList('a:1,a:1')), 'duplicate node a:1');
-    assert.equal(assertConfigError(() => parseNodeList('')), 'no nodes given');
+    assert.equal(
+      assertConfigError(() => parseNodeList('a:1,a:1')),
+      'duplicate node a:1',
+    );
+    assert.equal(
+      assertConfigError(() => parseNodeList('')),
+      'no nodes given',
+    );
   });
 });
 
@@ -406,12 +419,16 @@ describe('parseCommandLine', () => {
   /** Every value flag with one valid value and what it must produce. */
   const EVERY_FLAG: Array<[string, string, Partial<BalancerOptions>]> = [
     ['listen', '127.0.0.1:9000', { listenHost: '127.0.0.1', listenPort: 9000 }],
-    ['nodes', 'a:1,http://b:2/x=3', {
-      nodes: [
-        { id: 'a:1', host: 'a', port: 1, basePath: '', weight: 1 },
-        { id: 'b:2/x', host: 'b', port: 2, basePath: '/x', weight: 3 },
-      ],
-    }],
+    [
+      'nodes',
+      'a:1,http://b:2/x=3',
+      {
+        nodes: [
+          { id: 'a:1', host: 'a', port: 1, basePath: '', weight: 1 },
+          { id: 'b:2/x', host: 'b', port: 2, basePath: '/x', weight: 3 },
+        ],
+      },
+    ],
     ['hash-key', 'header:X-Fn-Id', { hashKey: { kind: 'header', name: 'x-fn-id' } }],
     ['hc-interval', '250ms', { hcInterval: 250 }],
     ['hc-timeout', '1.5s', { hcTimeout: 1500 }],
@@ -442,7 +459,11 @@ describe('parseCommandLine', () => {
     const withNodes = name === 'nodes' ? [] : NODES;
     it(`--${name} ${value}`, () => {
       const options = run([...withNodes, `--${name}`, value]);
-      assert.deepEqual(options, { ...structuredClone(DEFAULT_OPTIONS), ...(name === 'nodes' ? {} : { nodes: options.nodes }), ...expected });
+      assert.deepEqual(options, {
+        ...structuredClone(DEFAULT_OPTIONS),
+        ...(name === 'nodes' ? {} : { nodes: options.nodes }),
+        ...expected,
+      });
     });
     it(`--${name}=${value}`, () => {
       assert.deepEqual(run([...withNodes, `--${name}=${value}`]), run([...withNodes, `--${name}`, value]));
@@ -500,7 +521,14 @@ describe('parseCommandLine', () => {
   });
 
   it('--help / -h and --version / -v', () => {
-    for (const argv of [['--help'], ['-h'], [...NODES, '--help'], ['--bogus', '-h'], ['--hc-interval', 'abc', '-h'], ['--listen', '--help']]) {
+    for (const argv of [
+      ['--help'],
+      ['-h'],
+      [...NODES, '--help'],
+      ['--bogus', '-h'],
+      ['--hc-interval', 'abc', '-h'],
+      ['--listen', '--help'],
+    ]) {
       const result = parseCommandLine(argv, {});
       assert.equal(result.kind, 'help', JSON.stringify(argv));
     }
@@ -600,7 +628,12 @@ describe('parseCommandLine', () => {
       ['env value with a newline', NODES, { FNLB_IDLE_TIMEOUT: '1s\n2s' }, ['FNLB_IDLE_TIMEOUT: invalid duration "1s\\n2s"']],
       ['bad size', [...NODES, '--max-replay-body', 'lots'], {}, ['--max-replay-body: invalid size "lots"']],
       ['bad size from env', NODES, { FNLB_MAX_REPLAY_BODY: '1mb' }, ['FNLB_MAX_REPLAY_BODY: invalid size "1mb"']],
-      ['header size too small', [...NODES, '--max-header-size', '512B'], {}, ['--max-header-size: invalid size "512B" (must be at least 1KiB)']],
+      [
+        'header size too small',
+        [...NODES, '--max-header-size', '512B'],
+        {},
+        ['--max-header-size: invalid size "512B" (must be at least 1KiB)'],
+      ],
       ['bad on/off', [...NODES, '--retry-on-reset', 'yes'], {}, ['--retry-on-reset: invalid value "yes" (use on or off)']],
       ['bad count', [...NODES, '--hc-healthy', 'two'], {}, ['--hc-healthy: invalid number "two"']],
       ['fractional count', [...NODES, '--hc-healthy', '1.5'], {}, ['--hc-healthy: invalid number "1.5"']],

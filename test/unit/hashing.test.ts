@@ -7,8 +7,7 @@ import { functionKey, headerKey } from '../../src/hashing/routing-key.js';
 
 const KEYS = 10_000;
 const keyOf = (i: number): string => `/r/app${i % 97}/fn${i}`;
-const nodesOf = (n: number, weight = 1): WeightedNode[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `10.0.0.${i + 1}:8080`, weight }));
+const nodesOf = (n: number, weight = 1): WeightedNode[] => Array.from({ length: n }, (_, i) => ({ id: `10.0.0.${i + 1}:8080`, weight }));
 const ownerId = (key: string, nodes: readonly WeightedNode[]): string => nodes[rankNodes(key, nodes)[0]].id;
 const orderIds = (key: string, nodes: readonly WeightedNode[]): string[] => rankNodes(key, nodes).map((i) => nodes[i].id);
 
@@ -54,12 +53,24 @@ describe('rankNodes', () => {
   it('matches a golden vector (catches cross-process and cross-version changes)', () => {
     assert.deepEqual(
       goldenKeys.map((k) => rankNodes(k, three)),
-      [[1, 0, 2], [1, 0, 2], [1, 2, 0], [0, 2, 1], [1, 2, 0]],
+      [
+        [1, 0, 2],
+        [1, 0, 2],
+        [1, 2, 0],
+        [0, 2, 1],
+        [1, 2, 0],
+      ],
     );
     const weighted = three.map((n, i) => ({ ...n, weight: i + 1 }));
     assert.deepEqual(
       goldenKeys.map((k) => rankNodes(k, weighted)),
-      [[1, 2, 0], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]],
+      [
+        [1, 2, 0],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+      ],
     );
   });
 
@@ -68,7 +79,10 @@ describe('rankNodes', () => {
       fc.property(uniqueIds(1, 12), fc.string(), fc.nat(), (ids, key, rot) => {
         const nodes = ids.map((id) => ({ id, weight: 1 }));
         const order = rankNodes(key, nodes);
-        assert.deepEqual([...order].sort((a, b) => a - b), nodes.map((_, i) => i));
+        assert.deepEqual(
+          [...order].sort((a, b) => a - b),
+          nodes.map((_, i) => i),
+        );
         assert.deepEqual(rankNodes(key, nodes), order);
         const r = rot % nodes.length;
         const rotated = [...nodes.slice(r), ...nodes.slice(0, r)].reverse();
@@ -88,7 +102,10 @@ describe('rankNodes', () => {
           const nodes = ids.map((id, i) => ({ id, weight: ws[i] }));
           const dead = nodes[k % nodes.length].id;
           const without = nodes.filter((n) => n.id !== dead);
-          assert.deepEqual(orderIds(key, without), orderIds(key, nodes).filter((id) => id !== dead));
+          assert.deepEqual(
+            orderIds(key, without),
+            orderIds(key, nodes).filter((id) => id !== dead),
+          );
         },
       ),
     );
@@ -99,7 +116,10 @@ describe('rankNodes', () => {
       fc.property(uniqueIds(2, 10), fc.string(), (ids, key) => {
         const nodes = ids.map((id) => ({ id, weight: 1 }));
         const before = orderIds(key, nodes.slice(1));
-        assert.deepEqual(orderIds(key, nodes).filter((id) => id !== nodes[0].id), before);
+        assert.deepEqual(
+          orderIds(key, nodes).filter((id) => id !== nodes[0].id),
+          before,
+        );
       }),
     );
   });

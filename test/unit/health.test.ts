@@ -17,7 +17,13 @@ async function waitFor(cond: () => boolean, ms = 2000, what = 'condition'): Prom
   }
 }
 
-const node = (port: number, basePath = ''): NodeAddress => ({ id: `127.0.0.1:${port}${basePath}`, host: '127.0.0.1', port, basePath, weight: 1 });
+const node = (port: number, basePath = ''): NodeAddress => ({
+  id: `127.0.0.1:${port}${basePath}`,
+  host: '127.0.0.1',
+  port,
+  basePath,
+  weight: 1,
+});
 
 /** A node that answers 200, 500 or never, and counts what it sees. */
 class FakeNode {
@@ -105,7 +111,13 @@ describe('HealthState', () => {
 
   it('starts up by default and rejects bad thresholds', () => {
     assert.equal(new HealthState(1, 1).up, true);
-    for (const [r, f] of [[0, 1], [1, 0], [1.5, 1], [1, NaN]]) assert.throws(() => new HealthState(r, f), RangeError);
+    for (const [r, f] of [
+      [0, 1],
+      [1, 0],
+      [1.5, 1],
+      [1, NaN],
+    ])
+      assert.throws(() => new HealthState(r, f), RangeError);
   });
 });
 

@@ -60,7 +60,10 @@ describe('backend (in-process)', () => {
     assert.equal(info.httpVersion, '1.1');
     assert.equal(info.bodyLength, 1000);
     assert.equal(info.bodySha256, sha(body));
-    assert.ok(info.headers.some(([k, v]) => k === 'X-Mixed-Case' && v === 'v'), JSON.stringify(info.headers));
+    assert.ok(
+      info.headers.some(([k, v]) => k === 'X-Mixed-Case' && v === 'v'),
+      JSON.stringify(info.headers),
+    );
     assert.equal(info.connRequests, 1);
   });
 
@@ -182,7 +185,10 @@ describe('backend (in-process)', () => {
       assert.equal(hang.timedOut, true);
       assert.equal(hang.raw.length, 0);
       await assert.rejects(setFaultMode(b.port, { kind: 'bogus' as 'hang' }), /status 400/);
-      assert.ok(['m503/version', 'm503/r/a/b', 'mhang'].every((id) => b.requestIds.includes(id)), b.requestIds.join());
+      assert.ok(
+        ['m503/version', 'm503/r/a/b', 'mhang'].every((id) => b.requestIds.includes(id)),
+        b.requestIds.join(),
+      );
     } finally {
       await setFaultMode(b.port, { kind: 'normal' });
     }
@@ -190,14 +196,20 @@ describe('backend (in-process)', () => {
   });
 });
 
-describe('backend --demo (the demo\'s IronFunctions node)', () => {
+describe("backend --demo (the demo's IronFunctions node)", () => {
   it('counts calls per function (query ignored), answers pong, /version and 404, fault modes included', async () => {
     const b = await startBackendServer({ name: 'D1', demo: true });
     try {
       const first = await httpRequest(b.port, { path: '/r/app/hello?x=1', method: 'POST', body: 'in' });
       assert.deepEqual(first.json(), { node: 'D1', app: 'app', route: '/hello', calls: 1, hot: false });
       assert.equal(first.headers['x-node'], 'D1');
-      assert.deepEqual((await httpRequest(b.port, { path: '/r/app/hello?x=2' })).json(), { node: 'D1', app: 'app', route: '/hello', calls: 2, hot: true });
+      assert.deepEqual((await httpRequest(b.port, { path: '/r/app/hello?x=2' })).json(), {
+        node: 'D1',
+        app: 'app',
+        route: '/hello',
+        calls: 2,
+        hot: true,
+      });
       assert.equal((await httpRequest(b.port, { path: '/' })).text(), 'pong\n');
       assert.deepEqual((await httpRequest(b.port, { path: '/version' })).json(), { version: '0.2.72' });
       assert.equal((await httpRequest(b.port, { path: '/elsewhere' })).status, 404);
@@ -257,7 +269,9 @@ describe('HTTP/1 reader', () => {
 
   it('parses requests (used for method tracking and by the raw backend)', () => {
     const r = parseRequests(
-      Buffer.from('POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiPUT /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\nHEAD /c HTTP/1.1\r\nContent-Length: 4\r\n\r\nab'),
+      Buffer.from(
+        'POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiPUT /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\nHEAD /c HTTP/1.1\r\nContent-Length: 4\r\n\r\nab',
+      ),
     );
     assert.deepEqual(
       r.requests.map((q) => [q.method, q.target, q.body.toString()]),
@@ -268,14 +282,23 @@ describe('HTTP/1 reader', () => {
     );
     assert.equal(r.pendingMethod, 'HEAD');
   });
-  it('ResponseReader (the load generators\' framer) ends responses by Content-Length, across any split', () => {
-    const wire = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\nHTTP/1.1 503 Busy\r\nConnection: close\r\ncontent-length: 0\r\n\r\n');
+  it("ResponseReader (the load generators' framer) ends responses by Content-Length, across any split", () => {
+    const wire = Buffer.from(
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\nHTTP/1.1 503 Busy\r\nConnection: close\r\ncontent-length: 0\r\n\r\n',
+    );
     for (let split = 0; split <= wire.length; split++) {
       const seen: [number, boolean][] = [];
       const reader = new ResponseReader((status, close) => seen.push([status, close]));
       reader.feed(wire.subarray(0, split));
       reader.feed(wire.subarray(split));
-      assert.deepEqual(seen, [[200, false], [503, true]], `split at ${split}`);
+      assert.deepEqual(
+        seen,
+        [
+          [200, false],
+          [503, true],
+        ],
+        `split at ${split}`,
+      );
     }
     const chunked = new ResponseReader(() => undefined);
     assert.throws(() => chunked.feed(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')), /chunked/);
@@ -317,7 +340,8 @@ describe('raw backend + raw client', () => {
   it('runs scripted responses: chunked, interim 100, close-delimited, delays, reset', async () => {
     const rb = await startRawBackend({
       script: (req) => {
-        if (req.target === '/chunked') return [{ write: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n' }, { delay: 50 }, { write: '0\r\n\r\n' }];
+        if (req.target === '/chunked')
+          return [{ write: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n' }, { delay: 50 }, { write: '0\r\n\r\n' }];
         if (req.target === '/continue') return [{ write: 'HTTP/1.1 100 Continue\r\n\r\n' }, { write: RAW_OK }];
         if (req.target === '/close') return [{ write: 'HTTP/1.1 200 OK\r\n\r\nuntil close' }, { delay: 30 }, { close: true }];
         if (req.target === '/reset') return [{ reset: true }];
@@ -444,7 +468,10 @@ describe('process helpers', () => {
     assert.deepEqual(lb.logs[1], { raw: 'not json' });
     const down = await lb.waitForLog((l) => l.msg === 'node down', 2000);
     assert.equal(down.node, '127.0.0.1:1');
-    await assert.rejects(lb.waitForLog((l) => l.msg === 'never', 100, 'the impossible'), /no the impossible within 100 ms/);
+    await assert.rejects(
+      lb.waitForLog((l) => l.msg === 'never', 100, 'the impossible'),
+      /no the impossible within 100 ms/,
+    );
     assert.ok(readRssBytes(lb.pid) > 1024 * 1024);
     const exit = await lb.stop();
     assert.equal(exit.code, 0);
@@ -480,13 +507,20 @@ describe('process helpers', () => {
     assert.equal(await isPortFree(port), true);
     let n = 0;
     assert.equal(
-      await eventually(() => {
-        if (++n < 3) throw new Error('not yet');
-        return n;
-      }, 1000, 10),
+      await eventually(
+        () => {
+          if (++n < 3) throw new Error('not yet');
+          return n;
+        },
+        1000,
+        10,
+      ),
       3,
     );
-    await assert.rejects(eventually(() => Promise.reject(new Error('never')), 100, 10), /gave up after 100 ms: never/);
+    await assert.rejects(
+      eventually(() => Promise.reject(new Error('never')), 100, 10),
+      /gave up after 100 ms: never/,
+    );
     await sleep(1);
   });
 });

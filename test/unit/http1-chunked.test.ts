@@ -70,7 +70,14 @@ function statusOf(buf: Buffer, cuts: number[] = [], maxTrailer = MAX_TRAILER): s
 const tokenChars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const token = fc.array(fc.constantFrom(...tokenChars), { minLength: 1, maxLength: 8 }).map((a) => a.join(''));
 const quoted = fc
-  .array(fc.oneof(fc.constantFrom(...'abc ,;=\t'.split('')), fc.constant('\\"'), fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c))), { maxLength: 8 })
+  .array(
+    fc.oneof(
+      fc.constantFrom(...'abc ,;=\t'.split('')),
+      fc.constant('\\"'),
+      fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)),
+    ),
+    { maxLength: 8 },
+  )
   .map((a) => `"${a.join('')}"`);
 const bws = fc.constantFrom('', ' ', '\t', ' \t ');
 /** chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) */
@@ -83,7 +90,9 @@ const hexSize = (n: number) =>
     return upper ? h.toUpperCase() : h;
   });
 const fieldValue = fc
-  .array(fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constant(0x20), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })), { maxLength: 16 })
+  .array(fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constant(0x20), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })), {
+    maxLength: 16,
+  })
   .map((cs) => String.fromCharCode(...cs));
 const trailer = fc.tuple(token, bws, fieldValue).map(([n, w, v]) => `${n}:${w}${v}\r\n`);
 
@@ -162,7 +171,10 @@ describe('ChunkedDecoder: valid bodies', () => {
   it('byte by byte: same result', () => {
     fc.assert(
       fc.property(chunkedBody, ({ encoded, payload }) => {
-        const r = feedPieces(encoded, Array.from({ length: encoded.length }, (_, i) => i));
+        const r = feedPieces(
+          encoded,
+          Array.from({ length: encoded.length }, (_, i) => i),
+        );
         assert.equal(r.end, encoded.length);
         assert.deepEqual(r.data, payload);
       }),
@@ -393,8 +405,17 @@ describe('ChunkedDecoder: framing fields in trailers (regressions found by the l
     it(`trailer "${name}" → 400, whatever the split`, () => {
       const buf = latin1(`1\r\nx\r\n0\r\nX-A: 1\r\n${name}: 2\r\n\r\n`);
       assert.equal(statusOf(buf), '400');
-      fc.assert(fc.property(cutsFor(buf.length), (cuts) => assert.equal(statusOf(buf, cuts), '400')), { numRuns: 50 });
-      assert.equal(statusOf(buf, Array.from({ length: buf.length }, (_, i) => i)), '400');
+      fc.assert(
+        fc.property(cutsFor(buf.length), (cuts) => assert.equal(statusOf(buf, cuts), '400')),
+        { numRuns: 50 },
+      );
+      assert.equal(
+        statusOf(
+          buf,
+          Array.from({ length: buf.length }, (_, i) => i),
+        ),
+        '400',
+      );
     });
   }
   for (const name of ['Content-Lengt', 'Content-Length2', 'X-Content-Length', 'Transfer-Encodin', 'Content-Type', 'T']) {

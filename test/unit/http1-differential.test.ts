@@ -10,7 +10,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { checkRequests, checkResponse, describe as describeVerdict, EXCEPTIONS, KEEP_ALIVE_EXCEPTIONS, type Verdict } from '../../fuzz/differential.js';
+import {
+  checkRequests,
+  checkResponse,
+  describe as describeVerdict,
+  EXCEPTIONS,
+  KEEP_ALIVE_EXCEPTIONS,
+  type Verdict,
+} from '../../fuzz/differential.js';
 import { everyByte, frameRequests } from '../../fuzz/engine-framing.js';
 import { requestInput, responseInput } from '../../fuzz/generators.js';
 import { llhttpParse } from '../../fuzz/llhttp.js';

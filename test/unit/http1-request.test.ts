@@ -101,7 +101,11 @@ const VALID: ValidCase[] = [
     expect: { method: 'POST', contentLength: 11, chunked: false, idempotent: false, kept: `${H}Content-Length: 11\r\n` },
   },
   { name: 'Content-Length: 0', text: `POST / HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`, expect: { contentLength: 0 } },
-  { name: 'Content-Length with leading zeros (1*DIGIT)', text: `POST / HTTP/1.1\r\n${H}Content-Length: 007\r\n\r\n`, expect: { contentLength: 7 } },
+  {
+    name: 'Content-Length with leading zeros (1*DIGIT)',
+    text: `POST / HTTP/1.1\r\n${H}Content-Length: 007\r\n\r\n`,
+    expect: { contentLength: 7 },
+  },
   {
     name: 'Content-Length with OWS around the value',
     text: `POST / HTTP/1.1\r\n${H}Content-Length: \t 42 \t\r\n\r\n`,
@@ -118,12 +122,28 @@ const VALID: ValidCase[] = [
     expect: { chunked: true, contentLength: -1, kept: H }, // re-emitted canonically by upstreamRequestHead
   },
   { name: 'chunked, any case', text: `POST / HTTP/1.1\r\n${H}transfer-encoding: ChUnKeD\r\n\r\n`, expect: { chunked: true } },
-  { name: '" chunked": leading OWS is trimmed', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding:  \tchunked\r\n\r\n`, expect: { chunked: true } },
-  { name: '"chunked\\t ": trailing OWS is trimmed', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\t \r\n\r\n`, expect: { chunked: true } },
-  { name: '"chunked,": empty list elements are ignored', text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked,\r\n\r\n`, expect: { chunked: true } },
+  {
+    name: '" chunked": leading OWS is trimmed',
+    text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding:  \tchunked\r\n\r\n`,
+    expect: { chunked: true },
+  },
+  {
+    name: '"chunked\\t ": trailing OWS is trimmed',
+    text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\t \r\n\r\n`,
+    expect: { chunked: true },
+  },
+  {
+    name: '"chunked,": empty list elements are ignored',
+    text: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: ,chunked,\r\n\r\n`,
+    expect: { chunked: true },
+  },
   { name: 'custom token method', text: `PURGE /x HTTP/1.1\r\n${H}\r\n`, expect: { method: 'PURGE', idempotent: false } },
   { name: 'method with every tchar', text: `A!#$%&'*+-.^_\`|~9 / HTTP/1.1\r\n${H}\r\n`, expect: { method: "A!#$%&'*+-.^_`|~9" } },
-  { name: 'lower-case method is a different token (forwarded as is)', text: `get / HTTP/1.1\r\n${H}\r\n`, expect: { method: 'get', idempotent: false } },
+  {
+    name: 'lower-case method is a different token (forwarded as is)',
+    text: `get / HTTP/1.1\r\n${H}\r\n`,
+    expect: { method: 'get', idempotent: false },
+  },
   { name: 'HEAD, PUT, DELETE are idempotent', text: `DELETE /x HTTP/1.1\r\n${H}\r\n`, expect: { method: 'DELETE', idempotent: true } },
   {
     name: 'HTTP/1.0 without Host',
@@ -140,7 +160,11 @@ const VALID: ValidCase[] = [
     text: `GET http://other.example:8080/r/app/fn?q=1 HTTP/1.1\r\n${H}\r\n`,
     expect: { target: '/r/app/fn?q=1', rewriteLine: true, host: 'other.example:8080', hostFromTarget: true, kept: '' },
   },
-  { name: 'absolute-form https, scheme any case', text: `GET HTTPS://x/p HTTP/1.1\r\n${H}\r\n`, expect: { target: '/p', rewriteLine: true } },
+  {
+    name: 'absolute-form https, scheme any case',
+    text: `GET HTTPS://x/p HTTP/1.1\r\n${H}\r\n`,
+    expect: { target: '/p', rewriteLine: true },
+  },
   { name: 'absolute-form without path is "/"', text: `GET http://x HTTP/1.1\r\n${H}\r\n`, expect: { target: '/', rewriteLine: true } },
   { name: 'absolute-form with query only', text: `GET http://x?a=b HTTP/1.1\r\n${H}\r\n`, expect: { target: '/?a=b', rewriteLine: true } },
   { name: 'OPTIONS *', text: `OPTIONS * HTTP/1.1\r\n${H}\r\n`, expect: { method: 'OPTIONS', target: '*', rewriteLine: false } },
@@ -179,7 +203,11 @@ const VALID: ValidCase[] = [
   { name: 'Host header name any case', text: 'GET / HTTP/1.1\r\nhOsT: a.b:81\r\n\r\n', expect: { host: 'a.b:81' } },
   { name: 'Host: IPv6 literal', text: 'GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n', expect: { host: '[::1]:8080' } },
   { name: 'empty Host value is allowed', text: 'GET / HTTP/1.1\r\nHost:\r\n\r\n', expect: { host: '' } },
-  { name: 'obs-text in a field value is allowed', text: `GET / HTTP/1.1\r\n${H}X-Name: caf\xe9\r\n\r\n`, expect: { kept: `${H}X-Name: caf\xe9\r\n` } },
+  {
+    name: 'obs-text in a field value is allowed',
+    text: `GET / HTTP/1.1\r\n${H}X-Name: caf\xe9\r\n\r\n`,
+    expect: { kept: `${H}X-Name: caf\xe9\r\n` },
+  },
   { name: 'empty header value', text: `GET / HTTP/1.1\r\n${H}X-Empty: \t \r\n\r\n`, expect: { kept: `${H}X-Empty: \t \r\n` } },
   { name: 'Upgrade other than websocket is dropped', text: `GET / HTTP/1.1\r\n${H}Upgrade: h2c\r\n\r\n`, expect: { kept: H } },
 ];
@@ -357,7 +385,6 @@ describe('parseRequestHead: rejected heads (exact status)', () => {
 /* ------------------------------------------------------------------ known deviations from the RFCs */
 
 describe('parseRequestHead: RFC requirements (regressions of fixed bugs)', () => {
-
   it('Connection: content-length must not strip the Content-Length line (the body would become the next request at the node)', () => {
     const text = `POST / HTTP/1.1\r\n${H}Connection: content-length\r\nContent-Length: 3\r\n\r\n`;
     const r = outcome(text);
@@ -442,14 +469,29 @@ const token = (min: number, max: number) =>
   fc.array(fc.constantFrom(...tokenChars), { minLength: min, maxLength: max }).map((a) => a.join(''));
 /** field-content without leading/trailing whitespace, sometimes with obs-text and inner spaces. */
 const fieldValue = fc
-  .array(fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constant(0x20), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })), { maxLength: 20 })
+  .array(fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constant(0x20), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })), {
+    maxLength: 20,
+  })
   .map((cs) => String.fromCharCode(...cs).replace(/^[ \t]+|[ \t]+$/g, ''));
-const pathChar = fc.constantFrom(...'abcXYZ019-._~!$&\'()*+,;=:@/%?'.split(''));
+const pathChar = fc.constantFrom(..."abcXYZ019-._~!$&'()*+,;=:@/%?".split(''));
 const originTarget = fc.array(pathChar, { maxLength: 30 }).map((a) => '/' + a.join(''));
 /** Names the parser treats specially, so generated "ordinary" headers never collide with them. */
 const SPECIAL = new Set([
-  'content-length', 'transfer-encoding', 'connection', 'host', 'expect', 'upgrade', 'keep-alive', 'te', 'trailer',
-  'proxy-connection', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-fn-id', 'close',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'host',
+  'expect',
+  'upgrade',
+  'keep-alive',
+  'te',
+  'trailer',
+  'proxy-connection',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-fn-id',
+  'close',
 ]);
 const ordinaryHeader = fc
   .tuple(token(1, 12), fieldValue, fc.constantFrom('', ' ', '\t', '  '), fc.constantFrom('', ' ', '\t'))
@@ -480,8 +522,15 @@ const request: fc.Arbitrary<GenRequest> = fc
       'Trailer: X-T\r\n',
     ]),
     listed: fc.boolean(),
-    framing: fc.oneof(fc.constant(''), fc.nat({ max: 99999 }).map((n) => `Content-Length: ${n}\r\n`), fc.constant('Transfer-Encoding: chunked\r\n')),
-    hash: fc.option(fieldValue.map((v) => `X-Fn-Id: ${v}\r\n`), { nil: undefined }),
+    framing: fc.oneof(
+      fc.constant(''),
+      fc.nat({ max: 99999 }).map((n) => `Content-Length: ${n}\r\n`),
+      fc.constant('Transfer-Encoding: chunked\r\n'),
+    ),
+    hash: fc.option(
+      fieldValue.map((v) => `X-Fn-Id: ${v}\r\n`),
+      { nil: undefined },
+    ),
     body: fc.constantFrom('', 'body\r\n\r\nmore', '\n\n', 'GET / HTTP/1.1\r\n\r\n'),
   })
   .chain((r) => {
@@ -495,7 +544,14 @@ const request: fc.Arbitrary<GenRequest> = fc
     if (listedName !== undefined) lines.push({ line: `Connection: keep-alive, ${r.headers[0]!.name}\r\n`, fwd: false });
     return fc.shuffledSubarray(lines, { minLength: lines.length, maxLength: lines.length }).map((order) => {
       const head = `${r.method} ${r.target} HTTP/1.${r.http10 ? 0 : 1}\r\n${order.map((l) => l.line).join('')}\r\n`;
-      return { text: head + r.body, head, forwarded: order.filter((l) => l.fwd).map((l) => l.line).join('') };
+      return {
+        text: head + r.body,
+        head,
+        forwarded: order
+          .filter((l) => l.fwd)
+          .map((l) => l.line)
+          .join(''),
+      };
     });
   });
 
@@ -523,7 +579,10 @@ describe('request head properties', () => {
         const oneShot = findHeadEnd(buf, 0);
         assert.equal(oneShot, g.head.length);
         const head = parseRequestHead(buf, oneShot, { hashHeader: HASH });
-        const bytewise = incrementalHeadEnd(buf, Array.from({ length: buf.length }, (_, i) => i + 1));
+        const bytewise = incrementalHeadEnd(
+          buf,
+          Array.from({ length: buf.length }, (_, i) => i + 1),
+        );
         assert.equal(bytewise.end, oneShot);
         assert.equal(bytewise.at, oneShot, 'found as soon as the last byte of the head arrived');
         const grown = Buffer.from(buf.subarray(0, bytewise.at));
@@ -574,7 +633,14 @@ describe('request head properties', () => {
           const buf = latin1(text);
           const is400 = (err: unknown): boolean => err instanceof FramingError && err.status === 400;
           assert.throws(() => findHeadEnd(buf, 0), is400);
-          assert.throws(() => incrementalHeadEnd(buf, Array.from({ length: buf.length }, (_, i) => i + 1)), is400);
+          assert.throws(
+            () =>
+              incrementalHeadEnd(
+                buf,
+                Array.from({ length: buf.length }, (_, i) => i + 1),
+              ),
+            is400,
+          );
         },
       ),
       { numRuns: 300 },
@@ -582,7 +648,10 @@ describe('request head properties', () => {
   });
 
   it('a control char (other than HTAB) put in a field value is a 400', () => {
-    const ctl = fc.oneof(fc.integer({ min: 0, max: 0x1f }).filter((c) => c !== 0x09), fc.constant(0x7f));
+    const ctl = fc.oneof(
+      fc.integer({ min: 0, max: 0x1f }).filter((c) => c !== 0x09),
+      fc.constant(0x7f),
+    );
     fc.assert(
       fc.property(ctl, fc.nat({ max: 10 }), (c, at) => {
         const value = 'abcdefghijk';

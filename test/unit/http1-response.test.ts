@@ -100,12 +100,17 @@ describe('parseResponseHead: status line', () => {
       .array(fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })), { maxLength: 20 })
       .map((cs) => String.fromCharCode(...cs));
     fc.assert(
-      fc.property(fc.integer({ min: 100, max: 599 }).filter((s) => s !== 101), fc.constantFrom('0', '1'), reason, (status, minor, r) => {
-        fc.pre(minor === '1' || status >= 200); // HTTP/1.0 has no 1xx (see the differential regressions)
-        const { res } = parse(`HTTP/1.${minor} ${status} ${r}\r\n\r\n`);
-        assert.equal(res.status, status);
-        assert.equal(res.version, minor === '1' ? 11 : 10);
-      }),
+      fc.property(
+        fc.integer({ min: 100, max: 599 }).filter((s) => s !== 101),
+        fc.constantFrom('0', '1'),
+        reason,
+        (status, minor, r) => {
+          fc.pre(minor === '1' || status >= 200); // HTTP/1.0 has no 1xx (see the differential regressions)
+          const { res } = parse(`HTTP/1.${minor} ${status} ${r}\r\n\r\n`);
+          assert.equal(res.status, status);
+          assert.equal(res.version, minor === '1' ? 11 : 10);
+        },
+      ),
     );
   });
 });
@@ -115,26 +120,106 @@ describe('parseResponseHead: status line', () => {
 describe('parseResponseHead: body kind (RFC 9112 §6.3) and reuse', () => {
   const CASES: { name: string; text: string; head?: boolean; kind: BodyKind; reusable: boolean; cl?: number }[] = [
     { name: 'Content-Length → Length', text: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', kind: BodyKind.Length, reusable: true, cl: 5 },
-    { name: 'Content-Length: 0 → Length 0', text: 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', kind: BodyKind.Length, reusable: true, cl: 0 },
+    {
+      name: 'Content-Length: 0 → Length 0',
+      text: 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+      kind: BodyKind.Length,
+      reusable: true,
+      cl: 0,
+    },
     { name: 'chunked → Chunked', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', kind: BodyKind.Chunked, reusable: true },
-    { name: 'gzip, chunked (chunked last) → Chunked', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n', kind: BodyKind.Chunked, reusable: true },
-    { name: 'chunked, gzip (chunked not last) → Close', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', kind: BodyKind.Close, reusable: false },
+    {
+      name: 'gzip, chunked (chunked last) → Chunked',
+      text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n',
+      kind: BodyKind.Chunked,
+      reusable: true,
+    },
+    {
+      name: 'chunked, gzip (chunked not last) → Close',
+      text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n',
+      kind: BodyKind.Close,
+      reusable: false,
+    },
     { name: 'gzip only → Close', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n', kind: BodyKind.Close, reusable: false },
     { name: 'nothing → Close', text: 'HTTP/1.1 200 OK\r\nX: 1\r\n\r\n', kind: BodyKind.Close, reusable: false },
-    { name: 'HEAD request with Content-Length → None', text: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', head: true, kind: BodyKind.None, reusable: true, cl: 5 },
-    { name: 'HEAD request with chunked → None', text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', head: true, kind: BodyKind.None, reusable: true },
+    {
+      name: 'HEAD request with Content-Length → None',
+      text: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n',
+      head: true,
+      kind: BodyKind.None,
+      reusable: true,
+      cl: 5,
+    },
+    {
+      name: 'HEAD request with chunked → None',
+      text: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
+      head: true,
+      kind: BodyKind.None,
+      reusable: true,
+    },
     { name: 'HEAD request, nothing → None (reusable)', text: 'HTTP/1.1 200 OK\r\n\r\n', head: true, kind: BodyKind.None, reusable: true },
     { name: '100 → None', text: 'HTTP/1.1 100 Continue\r\n\r\n', kind: BodyKind.None, reusable: true },
     { name: '103 → None', text: 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n', kind: BodyKind.None, reusable: true },
-    { name: '204 → None even with Content-Length', text: 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n', kind: BodyKind.None, reusable: true, cl: 5 },
-    { name: '304 → None even with chunked', text: 'HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n', kind: BodyKind.None, reusable: true },
-    { name: 'Connection: close → not reusable', text: 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n', kind: BodyKind.Length, reusable: false, cl: 1 },
-    { name: 'Connection: Keep-Alive, CLOSE → not reusable', text: 'HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 1\r\n\r\n', kind: BodyKind.Length, reusable: false, cl: 1 },
-    { name: 'HTTP/1.0 → not reusable', text: 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n', kind: BodyKind.Length, reusable: false, cl: 1 },
-    { name: 'HTTP/1.0 with Connection: keep-alive → reusable', text: 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n', kind: BodyKind.Length, reusable: true, cl: 1 },
-    { name: 'HTTP/1.0 keep-alive but close-delimited → not reusable', text: 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n', kind: BodyKind.Close, reusable: false },
-    { name: 'HTTP/1.0 204 without keep-alive → not reusable', text: 'HTTP/1.0 204 No Content\r\n\r\n', kind: BodyKind.None, reusable: false },
-    { name: 'identical duplicate Content-Length is folded', text: 'HTTP/1.1 200 OK\r\nContent-Length: 7\r\nX: 1\r\ncontent-length: 007\r\n\r\n', kind: BodyKind.Length, reusable: true, cl: 7 },
+    {
+      name: '204 → None even with Content-Length',
+      text: 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n',
+      kind: BodyKind.None,
+      reusable: true,
+      cl: 5,
+    },
+    {
+      name: '304 → None even with chunked',
+      text: 'HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n',
+      kind: BodyKind.None,
+      reusable: true,
+    },
+    {
+      name: 'Connection: close → not reusable',
+      text: 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n',
+      kind: BodyKind.Length,
+      reusable: false,
+      cl: 1,
+    },
+    {
+      name: 'Connection: Keep-Alive, CLOSE → not reusable',
+      text: 'HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 1\r\n\r\n',
+      kind: BodyKind.Length,
+      reusable: false,
+      cl: 1,
+    },
+    {
+      name: 'HTTP/1.0 → not reusable',
+      text: 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n',
+      kind: BodyKind.Length,
+      reusable: false,
+      cl: 1,
+    },
+    {
+      name: 'HTTP/1.0 with Connection: keep-alive → reusable',
+      text: 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n',
+      kind: BodyKind.Length,
+      reusable: true,
+      cl: 1,
+    },
+    {
+      name: 'HTTP/1.0 keep-alive but close-delimited → not reusable',
+      text: 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n',
+      kind: BodyKind.Close,
+      reusable: false,
+    },
+    {
+      name: 'HTTP/1.0 204 without keep-alive → not reusable',
+      text: 'HTTP/1.0 204 No Content\r\n\r\n',
+      kind: BodyKind.None,
+      reusable: false,
+    },
+    {
+      name: 'identical duplicate Content-Length is folded',
+      text: 'HTTP/1.1 200 OK\r\nContent-Length: 7\r\nX: 1\r\ncontent-length: 007\r\n\r\n',
+      kind: BodyKind.Length,
+      reusable: true,
+      cl: 7,
+    },
   ];
   for (const c of CASES) {
     it(c.name, () => {
@@ -202,17 +287,44 @@ describe('parseResponseHead: forwarded fields', () => {
   });
 
   it('kept ranges + dropped lines: property over random ordinary headers and hop-by-hop ones', () => {
-    const tokenChars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&\'*+.^`|~';
-    const special = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'trailer', 'te']);
-    const name = fc.array(fc.constantFrom(...tokenChars), { minLength: 1, maxLength: 10 }).map((a) => a.join('')).filter((n) => !special.has(n.toLowerCase()));
+    const tokenChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&'*+.^`|~";
+    const special = new Set([
+      'content-length',
+      'transfer-encoding',
+      'connection',
+      'keep-alive',
+      'proxy-connection',
+      'upgrade',
+      'trailer',
+      'te',
+    ]);
+    const name = fc
+      .array(fc.constantFrom(...tokenChars), { minLength: 1, maxLength: 10 })
+      .map((a) => a.join(''))
+      .filter((n) => !special.has(n.toLowerCase()));
     const line = fc.tuple(name, fc.stringMatching(/^[ -~]{0,12}$/)).map(([n, v]) => ({ line: `${n}: ${v.trim()}\r\n`, fwd: true }));
-    const hop = fc.constantFrom('Keep-Alive: 1\r\n', 'Proxy-Connection: x\r\n', 'Upgrade: h2c\r\n', 'Trailer: X\r\n', 'TE: trailers\r\n', 'Connection: keep-alive\r\n').map((l) => ({ line: l, fwd: false }));
+    const hop = fc
+      .constantFrom(
+        'Keep-Alive: 1\r\n',
+        'Proxy-Connection: x\r\n',
+        'Upgrade: h2c\r\n',
+        'Trailer: X\r\n',
+        'TE: trailers\r\n',
+        'Connection: keep-alive\r\n',
+      )
+      .map((l) => ({ line: l, fwd: false }));
     fc.assert(
       fc.property(fc.array(fc.oneof(line, line, hop), { maxLength: 10 }), fc.constantFrom('', 'Content-Length: 3\r\n'), (lines, cl) => {
         const all = cl === '' ? lines : [...lines, { line: cl, fwd: true }];
         const text = `HTTP/1.1 200 OK\r\n${all.map((l) => l.line).join('')}\r\n`;
         const { buf, res } = parse(text);
-        assert.equal(keptText(buf, res.keep), all.filter((l) => l.fwd).map((l) => l.line).join(''));
+        assert.equal(
+          keptText(buf, res.keep),
+          all
+            .filter((l) => l.fwd)
+            .map((l) => l.line)
+            .join(''),
+        );
         // nothing changed ⇒ the node's bytes go out untouched
         const out = clientResponseHead(buf, res, true, '');
         const dropped = all.some((l) => !l.fwd);
@@ -252,14 +364,17 @@ describe('clientResponseHead', () => {
 
   it('keeps Transfer-Encoding when asked (moved after the kept lines), drops it when de-chunking', () => {
     const { buf, res } = parse('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n');
-    assert.equal(clientResponseHead(buf, res, true, '').toString('latin1'), 'HTTP/1.1 200 OK\r\nX: 1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    assert.equal(
+      clientResponseHead(buf, res, true, '').toString('latin1'),
+      'HTTP/1.1 200 OK\r\nX: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
     assert.equal(
       clientResponseHead(buf, res, false, 'Connection: close\r\n').toString('latin1'),
       'HTTP/1.1 200 OK\r\nX: 1\r\nConnection: close\r\n\r\n',
     );
   });
 
-  it('an HTTP/1.0 status line goes out as HTTP/1.1, the proxy\'s own version (RFC 9110 §6.2)', () => {
+  it("an HTTP/1.0 status line goes out as HTTP/1.1, the proxy's own version (RFC 9110 §6.2)", () => {
     const { buf, res } = parse('HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n');
     assert.equal(
       clientResponseHead(buf, res, true, 'Connection: keep-alive\r\n').toString('latin1'),

@@ -91,16 +91,22 @@ describe('source layout', () => {
         ['test/unit/other.test.ts', fixture("import { f } FROM '../../fuzz/framer.js';")],
         ['harness/p.ts', fixture("import { q } FROM './q.js';")],
         ['harness/q.ts', fixture("export { p } FROM './p.js';")],
-        ['harness/ok.ts', fixture("import { sleep } FROM './wait.js';\nimport { rankNodes } FROM '../src/index.js';\nimport net FROM 'node:net';")],
+        [
+          'harness/ok.ts',
+          fixture("import { sleep } FROM './wait.js';\nimport { rankNodes } FROM '../src/index.js';\nimport net FROM 'node:net';"),
+        ],
       ]),
     );
-    assert.deepEqual(problems.map((p) => p.replace(/ \(.*$|: .*$/, '')), [
-      'bench/a.ts imports ../test/helpers/x.js',
-      'harness/y.ts imports ../bench/lib/z.js',
-      'scripts/s.ts imports ../fuzz/run.js',
-      'test/unit/other.test.ts imports ../../fuzz/framer.js',
-      'import cycle',
-    ]);
+    assert.deepEqual(
+      problems.map((p) => p.replace(/ \(.*$|: .*$/, '')),
+      [
+        'bench/a.ts imports ../test/helpers/x.js',
+        'harness/y.ts imports ../bench/lib/z.js',
+        'scripts/s.ts imports ../fuzz/run.js',
+        'test/unit/other.test.ts imports ../../fuzz/framer.js',
+        'import cycle',
+      ],
+    );
     assert.match(problems[4]!, /harness\/p\.ts → harness\/q\.ts → harness\/p\.ts/);
   });
 

@@ -233,7 +233,10 @@ function readmeRows(): string[] {
   assert.notEqual(start, -1, 'README has no retry table');
   const lines = readme.slice(start).split('\n').slice(1);
   const table = lines.slice(lines.findIndex((l) => l.startsWith('|')));
-  const rows = table.slice(0, table.findIndex((l) => !l.startsWith('|')));
+  const rows = table.slice(
+    0,
+    table.findIndex((l) => !l.startsWith('|')),
+  );
   return rows.slice(2).map((l) => l.split('|')[1].trim());
 }
 

@@ -217,7 +217,10 @@ export class ChunkedDecoder {
               this.trailerNameDone = true;
               // RFC 9110 §6.5.1: framing fields are not allowed in trailers; parsers (llhttp) refuse them.
               const n = this.trailerNameLength;
-              if (((this.trailerFraming & 1) !== 0 && n === CONTENT_LENGTH.length) || ((this.trailerFraming & 2) !== 0 && n === TRANSFER_ENCODING.length)) {
+              if (
+                ((this.trailerFraming & 1) !== 0 && n === CONTENT_LENGTH.length) ||
+                ((this.trailerFraming & 2) !== 0 && n === TRANSFER_ENCODING.length)
+              ) {
                 throw new FramingError(400, 'framing field in trailer');
               }
             } else throw new FramingError(400, 'malformed trailer field');

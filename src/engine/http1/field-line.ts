@@ -61,6 +61,7 @@ export function readFields(buf: Buffer, start: number, headEnd: number, status: 
     scanFieldLine(buf, i, status);
     const nameEnd = field.nameEnd;
     i = field.next;
-    if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i)) keepLine(keep, lineStart, i);
+    if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i))
+      keepLine(keep, lineStart, i);
   }
 }

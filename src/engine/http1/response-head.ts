@@ -69,7 +69,8 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   if (status < 200 && (close || version === 10)) throw new FramingError(502, 'interim response that closes the connection from node');
   // RFC 9110 §15.2: a 1xx response cannot contain content, but llhttp reads one (104-199 with a length or
   // chunked): the client would take the start of the final response for it.
-  if (status < 200 && (contentLength > 0 || sawTransferEncoding)) throw new FramingError(502, 'interim response with a body length from node');
+  if (status < 200 && (contentLength > 0 || sawTransferEncoding))
+    throw new FramingError(502, 'interim response with a body length from node');
 
   let bodyKind: BodyKind;
   if (isHeadRequest || status < 200 || status === 204 || status === 304) bodyKind = BodyKind.None;
@@ -133,7 +134,8 @@ class ResponseFields implements FieldVisitor {
         const codings = splitTokensFromNode(buf, valueStart, valueEnd);
         // RFC 9112 §6.1: chunked is never applied twice; llhttp frames "chunked, chunked" as chunked, we would not.
         if (codings.indexOf('chunked') !== codings.lastIndexOf('chunked')) throw new FramingError(502, 'chunked applied twice by node');
-        this.chunkedLast = codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
+        this.chunkedLast =
+          codings.length > 0 && codings[codings.length - 1] === 'chunked' && codings.indexOf('chunked') === codings.length - 1;
         this.transferEncoding = [lineStart, lineEnd];
         return false;
       }
@@ -187,4 +189,3 @@ function splitTokensFromNode(buf: Buffer, start: number, end: number): string[] 
     throw new FramingError(502, 'malformed header from node');
   }
 }
-

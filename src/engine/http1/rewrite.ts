@@ -7,7 +7,15 @@ import type { ResponseHead } from './response-head.js';
  * One allocation, one write. `reserve` bytes of room stay free behind the head (outside the returned
  * view) for a caller that sends the first body bytes with it.
  */
-function assemble(buf: Buffer, line: string | null, lineEnd: number, keep: number[], extraRange: readonly number[] | undefined, extra: string, reserve = 0): Buffer {
+function assemble(
+  buf: Buffer,
+  line: string | null,
+  lineEnd: number,
+  keep: number[],
+  extraRange: readonly number[] | undefined,
+  extra: string,
+  reserve = 0,
+): Buffer {
   let size = (line === null ? lineEnd : line.length) + extra.length + 2;
   for (let p = 0; p < keep.length; p += 2) size += keep[p + 1] - keep[p];
   if (extraRange !== undefined) size += extraRange[1] - extraRange[0];
