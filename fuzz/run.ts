@@ -10,9 +10,9 @@
  */
 import fc from 'fast-check';
 
-import { checkRequests, checkResponse, describe, type Verdict } from './differential.js';
-import { requestInput, responseInput, type GenResponse } from './generators.js';
-import { llhttpVersion } from './llhttp.js';
+import { checkRequests, checkResponse, describe, type Verdict } from '../harness/differential/differential.js';
+import { requestInput, responseInput, type GenResponse } from '../harness/differential/generators.js';
+import { llhttpVersion } from '../harness/differential/llhttp.js';
 
 interface Args {
   minutes: number;

@@ -1,8 +1,8 @@
 /**
  * Differential tests of the HTTP/1.1 parsers against llhttp (node:http's parser, strict mode), and the
- * split property over whole streams (heads, bodies, pipelined messages, rejections): see fuzz/. For every
+ * split property over whole streams (heads, bodies, pipelined messages, rejections): see harness/differential/. For every
  * generated stream, either fnlb rejects it, or both accept it with the same framing; llhttp rejecting
- * what fnlb accepts passes only under an RFC exception (fuzz/differential.ts EXCEPTIONS).
+ * what fnlb accepts passes only under an RFC exception (harness/differential/differential.ts EXCEPTIONS).
  *
  * Fixed seeds and run counts keep this to a few seconds; `npm run fuzz -- --minutes N` is the long run.
  */
@@ -17,10 +17,10 @@ import {
   EXCEPTIONS,
   KEEP_ALIVE_EXCEPTIONS,
   type Verdict,
-} from '../../fuzz/differential.js';
-import { everyByte, frameRequests } from '../../fuzz/engine-framing.js';
-import { requestInput, responseInput } from '../../fuzz/generators.js';
-import { llhttpParse } from '../../fuzz/llhttp.js';
+} from '../../harness/differential/differential.js';
+import { everyByte, frameRequests } from '../../harness/differential/engine-framing.js';
+import { requestInput, responseInput } from '../../harness/differential/generators.js';
+import { llhttpParse } from '../../harness/differential/llhttp.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 const RUNS = 3000;

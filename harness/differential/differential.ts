@@ -14,9 +14,9 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { everyByte, frameRequests, frameResponse, MAX_RESPONSE_HEAD, type FrameResult, type OurMessage } from './engine-framing.js';
 import { llhttpKeepsAlive, llhttpParse, type LlError, type LlMessage, type LlResult } from './llhttp.js';
-import type { RequestHead } from '../src/engine/http1/request-head.js';
-import type { ResponseHead } from '../src/engine/http1/response-head.js';
-import { upstreamRequestHead, clientResponseHead } from '../src/engine/http1/rewrite.js';
+import type { RequestHead } from '../../src/engine/http1/request-head.js';
+import type { ResponseHead } from '../../src/engine/http1/response-head.js';
+import { upstreamRequestHead, clientResponseHead } from '../../src/engine/http1/rewrite.js';
 
 export type FindingKind = 'split' | 'llhttp-rejects' | 'framing' | 'node-view';
 

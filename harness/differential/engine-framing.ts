@@ -9,13 +9,13 @@
  * - Responses: one exchange's response; bytes after the final response are never framed (the engine
  *   does not reuse that node connection).
  */
-import { ChunkedDecoder } from '../src/engine/http1/chunked.js';
-import { FramingError } from '../src/engine/http1/framing-error.js';
-import { RequestFramer, type RequestSink } from '../src/engine/http1/request-framer.js';
-import type { RequestHead } from '../src/engine/http1/request-head.js';
-import { MAX_RESPONSE_HEAD, ResponseFramer, type ResponseSink } from '../src/engine/http1/response-framer.js';
-import { BodyKind, type ResponseHead } from '../src/engine/http1/response-head.js';
-import { CR, LF } from '../src/engine/http1/chars.js';
+import { ChunkedDecoder } from '../../src/engine/http1/chunked.js';
+import { FramingError } from '../../src/engine/http1/framing-error.js';
+import { RequestFramer, type RequestSink } from '../../src/engine/http1/request-framer.js';
+import type { RequestHead } from '../../src/engine/http1/request-head.js';
+import { MAX_RESPONSE_HEAD, ResponseFramer, type ResponseSink } from '../../src/engine/http1/response-framer.js';
+import { BodyKind, type ResponseHead } from '../../src/engine/http1/response-head.js';
+import { CR, LF } from '../../src/engine/http1/chars.js';
 
 export { MAX_RESPONSE_HEAD };
 /** The engine's default request head limit (--max-header-size). */
