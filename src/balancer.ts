@@ -75,6 +75,8 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private sampleCredit = 0;
   /** Dispatcher: access lines carry `ms`, so the engine times requests only when some are logged. */
   readonly timesRequests: boolean;
+  /** Nodes up now, recounted on every health change (every node starts up). */
+  private nodesUp: number;
 
   constructor(
     private readonly options: BalancerOptions,
@@ -84,6 +86,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     super();
     this.log = logger ?? createLogger(options.logLevel);
     this.nodeList = options.nodes;
+    this.nodesUp = options.nodes.length;
     this.rankings = new Ranking(options.nodes);
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
@@ -115,6 +118,10 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     return this.health.isUp(index);
   }
 
+  upCount(): number {
+    return this.nodesUp;
+  }
+
   nodeFailed(index: number, reason: string): void {
     this.health.markDown(index, reason);
   }
@@ -140,6 +147,9 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
 
   private healthChanged(index: number, up: boolean, reason: string): void {
     const id = this.nodeList[index].id;
+    let nodesUp = 0;
+    for (let i = 0; i < this.nodeList.length; i++) if (this.health.isUp(i)) nodesUp++;
+    this.nodesUp = nodesUp;
     if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
     else logNodeState(this.log, id, up, reason);
     this.emit(up ? 'node-up' : 'node-down', id, reason);

@@ -16,6 +16,11 @@ export interface BalancerOptions {
   listenPort: number;
   nodes: NodeAddress[];
   hashKey: HashKeySource;
+  /**
+   * Bounded loads: a node may carry at most ⌈factor × average⌉ requests in flight; a request whose owner
+   * is full goes to the next node of its own ranking. 0 = off (pure affinity).
+   */
+  balanceFactor: number;
   /** Active health checks. `hcPath` "" means a TCP connect check. */
   hcInterval: number;
   hcTimeout: number;
@@ -58,6 +63,7 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   listenPort: 8081,
   nodes: [],
   hashKey: { kind: 'function' },
+  balanceFactor: 0,
   hcInterval: 1000,
   hcTimeout: 1000,
   hcPath: '/version',
@@ -93,4 +99,5 @@ export type EngineOptions = Pick<
   | 'maxConnections'
   | 'retryOnReset'
   | 'hashKey'
+  | 'balanceFactor'
 >;

@@ -228,6 +228,21 @@ function checkHashKey(value: unknown): void {
   throw new ConfigError(`invalid hash key ${shownValue(value)} (use {kind: 'function'} or {kind: 'header', name})`);
 }
 
+/** A plain decimal number: "1.25", "2", "0". */
+function parseFactor(text: string): number {
+  if (!/^\d+(?:\.\d+)?$/.test(text))
+    throw new ConfigError(`invalid factor ${JSON.stringify(text)} (use a number such as 1.25, or 0 for off)`);
+  return Number(text);
+}
+
+/** 0 (off) or at least 1: below 1 the bound would be under the average load, and no node could take a request. */
+function checkFactor(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(`invalid factor ${shownValue(value)} (must be a number)`);
+  if (value !== 0 && (value < 1 || value > 100)) {
+    throw new ConfigError(`invalid factor ${JSON.stringify(String(value))} (must be 0 for off, or from 1 to 100, e.g. 1.25)`);
+  }
+}
+
 function checkHcPath(value: unknown): void {
   if (value === '') return;
   if (typeof value !== 'string' || !value.startsWith('/') || !/^[\x21-\x7e]+$/.test(value) || value.includes('#')) {
@@ -345,6 +360,13 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
       options.hashKey = key.kind === 'header' ? { kind: 'header', name: key.name.toLowerCase() } : { kind: 'function' };
     },
   },
+  option('balance-factor', 'balanceFactor', {
+    placeholder: '<factor>',
+    description: 'Bounded loads: a node carries at most factor x the average requests in flight (e.g. 1.25); 0 = off.',
+    defaultText: String(DEFAULT_OPTIONS.balanceFactor),
+    parse: parseFactor,
+    check: checkFactor,
+  }),
   durationOption('hc-interval', 'hcInterval', 'Time between two health checks of a node.'),
   durationOption('hc-timeout', 'hcTimeout', 'A health check not answered within this fails.'),
   option('hc-path', 'hcPath', {

@@ -5,6 +5,7 @@ import type { EngineContext } from './exchange.js';
 import type { RequestHeadOptions } from './http1/request-head.js';
 import type { Dispatcher, EngineOptions, NodeEndpoint } from './types.js';
 import { errorResponse } from './responses.js';
+import { NodeLoads } from './node-loads.js';
 import { NodePool } from './upstream.js';
 
 const TOO_MANY_CONNECTIONS = errorResponse(503, 'too many connections', true);
@@ -34,6 +35,7 @@ export class Engine {
       pools: endpoints.map(
         (ep) => new NodePool(ep, deadlines, options.connectTimeout, options.upstreamIdleTimeout, options.maxIdlePerNode),
       ),
+      loads: options.balanceFactor > 0 ? new NodeLoads(endpoints.length, options.balanceFactor) : null,
     };
     const hashKey = options.hashKey;
     this.headOptions = { hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined };

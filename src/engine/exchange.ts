@@ -8,6 +8,7 @@ import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
 import { owned } from './read-arena.js';
 import { decideNoNodeLeft, decideRetry, type Failure } from './retry-policy.js';
+import type { NodeLoads } from './node-loads.js';
 import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
 
 /** Shared by every exchange of one engine. */
@@ -17,6 +18,8 @@ export interface EngineContext {
   readonly deadlines: Deadlines;
   /** Indexed like the dispatcher's node indices. */
   pools: NodePool[];
+  /** Requests in flight per node, when bounded loads are on (--balance-factor); null when off. */
+  readonly loads: NodeLoads | null;
 }
 
 /** The client connection as an exchange sees it: the exchange asks, the connection owns the socket. */
@@ -74,8 +77,13 @@ export class Exchange implements UpstreamOwner, ResponseSink {
 
   // Routing.
   private readonly ranking: readonly number[];
+  /** Positions of the ranking before this one were tried (or were down when passed). */
   private rankPos = 0;
+  /** Positions at or after rankPos tried out of order (bounded loads passed over a full node); rarely set. */
+  private takenAhead: number[] | null = null;
   private node = -1;
+  /** The node whose in-flight count (bounded loads) holds this exchange's current attempt, -1 if none. */
+  private loadedNode = -1;
   private attempts = 0;
   private dispatched = false;
   private lastFailure = '';
@@ -150,22 +158,14 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   /** `sameNodeFresh`: the retry policy sends the request to the same node again, on a new connection. */
   private dispatch(sameNodeFresh = false): void {
     this.dispatched = true;
-    const dispatcher = this.ctx.dispatcher;
-    let index = -1;
-    if (sameNodeFresh) {
-      index = this.node;
-    } else {
-      while (this.rankPos < this.ranking.length) {
-        const candidate = this.ranking[this.rankPos++];
-        if (dispatcher.isUp(candidate)) {
-          index = candidate;
-          break;
-        }
-      }
-    }
+    const index = sameNodeFresh ? this.node : this.ctx.loads === null ? this.nextNode() : this.nextNodeWithRoom(this.ctx.loads);
     if (index === -1) {
       this.noNodeLeft();
       return;
+    }
+    if (this.ctx.loads !== null) {
+      this.ctx.loads.start(index);
+      this.loadedNode = index;
     }
     this.node = index;
     this.attempts++;
@@ -175,6 +175,55 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     const conn = this.ctx.pools[index].acquire(this, sameNodeFresh);
     this.conn = conn;
     if (conn.connected) this.send(conn);
+  }
+
+  /** The next node of the ranking that is up. */
+  private nextNode(): number {
+    const ranking = this.ranking;
+    const dispatcher = this.ctx.dispatcher;
+    while (this.rankPos < ranking.length) {
+      const candidate = ranking[this.rankPos++];
+      if (dispatcher.isUp(candidate)) return candidate;
+    }
+    return -1;
+  }
+
+  /**
+   * Bounded loads: the next node of the ranking that is up and has room. A full node is passed over but
+   * stays in the walk (a retry may still go there); when every node left is full, the first of them is
+   * taken, as without bounds: load alone never refuses a request.
+   */
+  private nextNodeWithRoom(loads: NodeLoads): number {
+    const ranking = this.ranking;
+    const dispatcher = this.ctx.dispatcher;
+    const upNodes = dispatcher.upCount();
+    let firstFull = -1;
+    for (let p = this.rankPos; p < ranking.length; p++) {
+      if (this.takenAhead !== null && this.takenAhead.includes(p)) continue;
+      const candidate = ranking[p];
+      if (!dispatcher.isUp(candidate)) {
+        if (p === this.rankPos) this.rankPos++;
+        continue;
+      }
+      if (loads.hasRoom(candidate, upNodes)) return this.take(p);
+      if (firstFull === -1) firstFull = p;
+    }
+    return firstFull === -1 ? -1 : this.take(firstFull);
+  }
+
+  /** Marks ranking position p as tried; returns its node. */
+  private take(p: number): number {
+    if (p === this.rankPos) this.rankPos++;
+    else (this.takenAhead ??= []).push(p);
+    return this.ranking[p];
+  }
+
+  /** The current attempt no longer counts toward its node's load. */
+  private unload(): void {
+    if (this.loadedNode !== -1) {
+      this.ctx.loads!.end(this.loadedNode);
+      this.loadedNode = -1;
+    }
   }
 
   private noNodeLeft(): void {
@@ -319,6 +368,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     const conn = this.conn;
     this.conn = null;
     this.framer = null;
+    this.unload();
     if (conn !== null) {
       const reusable = this.res!.reusable && this.bodyComplete && !overran;
       if (reusable) this.ctx.pools[this.node].release(conn);
@@ -398,6 +448,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private dropConn(): UpstreamConn {
     const conn = this.conn!;
     this.conn = null;
+    this.unload();
     conn.destroy();
     this.res = null;
     this.framer = null;
@@ -445,6 +496,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private finish(closeAfter: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    this.unload();
     this.client.resumeForNode();
     this.ctx.dispatcher.finished(
       this.head,

@@ -8,6 +8,8 @@ export interface Dispatcher {
   /** Node indices for this request, owner first (the same array may be shared; do not mutate). */
   ranking(head: RequestHead): readonly number[];
   isUp(index: number): boolean;
+  /** How many nodes are up (bounded loads share the load among them). */
+  upCount(): number;
   /** finished() uses `ms`: when false the engine does not read the clock per request. */
   readonly timesRequests: boolean;
   /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */

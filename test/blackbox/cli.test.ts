@@ -310,6 +310,7 @@ describe('fnlb: environment variables', () => {
       listen: '127.0.0.1:0',
       nodes: nodesArg(backends),
       'hash-key': 'header:X-Fn-Id',
+      'balance-factor': '1.5',
       'hc-interval': '100ms',
       'hc-timeout': '200ms',
       'hc-path': '/version',

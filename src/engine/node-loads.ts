@@ -1,0 +1,41 @@
+/**
+ * Requests in flight per node, for bounded loads (consistent hashing with bounded loads, Mirrokni,
+ * Thorup and Zadimoghaddam 2016; HAProxy's hash-balance-factor): a node may carry at most
+ * ⌈factor × (in flight + 1) / nodes up⌉ requests, the new one counted. Since the bound is at least the
+ * average, some node that is up always has room, so a request is never refused for load alone.
+ *
+ * An attempt counts from the moment a node is chosen until its response is complete or the attempt is
+ * dropped: this is what the node is busy with, as far as fnlb can see.
+ */
+export class NodeLoads {
+  private readonly inFlight: Int32Array;
+  private total = 0;
+
+  constructor(
+    nodeCount: number,
+    private readonly factor: number,
+  ) {
+    this.inFlight = new Int32Array(nodeCount);
+  }
+
+  start(node: number): void {
+    this.inFlight[node]++;
+    this.total++;
+  }
+
+  end(node: number): void {
+    this.inFlight[node]--;
+    this.total--;
+  }
+
+  /** The node can take one more request without passing the bound, with `upNodes` nodes sharing the load. */
+  hasRoom(node: number, upNodes: number): boolean {
+    const bound = Math.ceil((this.factor * (this.total + 1)) / (upNodes > 0 ? upNodes : 1));
+    return this.inFlight[node] < bound;
+  }
+
+  /** In flight on one node (for tests and, later, the admin API). */
+  of(node: number): number {
+    return this.inFlight[node];
+  }
+}
