@@ -5,6 +5,7 @@ import type { RequestHead } from './engine/http1/request-head.js';
 import type { Dispatcher, NodeEndpoint } from './engine/types.js';
 import { ConfigError } from './errors.js';
 import { functionKey, headerKey } from './hashing/routing-key.js';
+import { GradualReturn } from './hashing/gradual-return.js';
 import { Ranking } from './hashing/rendezvous.js';
 import { HealthChecker } from './health/health-checker.js';
 import type { HealthChangeListener, HealthView } from './health/health-view.js';
@@ -65,6 +66,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   readonly server: net.Server;
   private readonly engine: Engine;
   private readonly rankings: Ranking;
+  private readonly gradualReturn: GradualReturn;
   private readonly health: HealthView;
   private readonly healthIsLocal: boolean;
   private readonly log: Logger;
@@ -88,6 +90,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.nodeList = options.nodes;
     this.nodesUp = options.nodes.length;
     this.rankings = new Ranking(options.nodes);
+    this.gradualReturn = new GradualReturn(options.nodes.length, options.warmup);
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
@@ -107,7 +110,9 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   // --- Dispatcher: what the engine asks of routing.
 
   ranking(head: RequestHead): readonly number[] {
-    return this.rankings.rank(this.routingKey(head));
+    const key = this.routingKey(head);
+    const ranking = this.rankings.rank(key);
+    return this.gradualReturn.active ? this.gradualReturn.order(key, ranking) : ranking;
   }
 
   private routingKey(head: RequestHead): string {
@@ -150,6 +155,8 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     let nodesUp = 0;
     for (let i = 0; i < this.nodeList.length; i++) if (this.health.isUp(i)) nodesUp++;
     this.nodesUp = nodesUp;
+    if (up) this.gradualReturn.nodeUp(index);
+    else this.gradualReturn.nodeDown(index);
     if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
     else logNodeState(this.log, id, up, reason);
     this.emit(up ? 'node-up' : 'node-down', id, reason);

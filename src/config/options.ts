@@ -21,6 +21,8 @@ export interface BalancerOptions {
    * is full goes to the next node of its own ranking. 0 = off (pure affinity).
    */
   balanceFactor: number;
+  /** Gradual return: a node that comes back takes its functions back over this long (ms); 0 = at once. */
+  warmup: number;
   /** Active health checks. `hcPath` "" means a TCP connect check. */
   hcInterval: number;
   hcTimeout: number;
@@ -64,6 +66,7 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   nodes: [],
   hashKey: { kind: 'function' },
   balanceFactor: 0,
+  warmup: 0,
   hcInterval: 1000,
   hcTimeout: 1000,
   hcPath: '/version',

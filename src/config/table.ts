@@ -367,6 +367,12 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     parse: parseFactor,
     check: checkFactor,
   }),
+  durationOption(
+    'warmup',
+    'warmup',
+    'A node that comes back takes its functions back gradually over this long, function by function (0 = at once).',
+    true,
+  ),
   durationOption('hc-interval', 'hcInterval', 'Time between two health checks of a node.'),
   durationOption('hc-timeout', 'hcTimeout', 'A health check not answered within this fails.'),
   option('hc-path', 'hcPath', {

@@ -311,6 +311,7 @@ describe('fnlb: environment variables', () => {
       nodes: nodesArg(backends),
       'hash-key': 'header:X-Fn-Id',
       'balance-factor': '1.5',
+      warmup: '10s',
       'hc-interval': '100ms',
       'hc-timeout': '200ms',
       'hc-path': '/version',
