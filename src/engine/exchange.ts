@@ -8,7 +8,7 @@ import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
 import { owned } from './read-arena.js';
 import { decideNoNodeLeft, decideRetry, type Failure } from './retry-policy.js';
-import type { NodeLoads } from './node-loads.js';
+import { pickWithRoom, type NodeLoads } from './node-loads.js';
 import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
 
 /** Shared by every exchange of one engine. */
@@ -194,25 +194,10 @@ export class Exchange implements UpstreamOwner, ResponseSink {
    * taken, as without bounds: load alone never refuses a request.
    */
   private nextNodeWithRoom(loads: NodeLoads): number {
-    const ranking = this.ranking;
     const dispatcher = this.ctx.dispatcher;
-    const upNodes = dispatcher.upCount();
-    let firstFull = -1;
-    for (let p = this.rankPos; p < ranking.length; p++) {
-      if (this.takenAhead !== null && this.takenAhead.includes(p)) continue;
-      const candidate = ranking[p];
-      if (!dispatcher.isUp(candidate)) {
-        if (p === this.rankPos) this.rankPos++;
-        continue;
-      }
-      if (loads.hasRoom(candidate, upNodes)) return this.take(p);
-      if (firstFull === -1) firstFull = p;
-    }
-    return firstFull === -1 ? -1 : this.take(firstFull);
-  }
-
-  /** Marks ranking position p as tried; returns its node. */
-  private take(p: number): number {
+    const p = pickWithRoom(this.ranking, this.rankPos, this.takenAhead, dispatcher, loads, dispatcher.upCount());
+    if (p === -1) return -1;
+    // Position p is tried now; the walk's start moves past it only when it is the start.
     if (p === this.rankPos) this.rankPos++;
     else (this.takenAhead ??= []).push(p);
     return this.ranking[p];

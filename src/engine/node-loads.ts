@@ -1,3 +1,32 @@
+/** What node choice needs to know of health. */
+export interface NodeHealth {
+  isUp(index: number): boolean;
+}
+
+/**
+ * The position in `ranking`, from `from` on and skipping positions in `taken`, of the first node that is
+ * up and has room; if every node left that is up is full, of the first of those (load alone never
+ * refuses a request); -1 if none is up. A full node passed over stays in the walk for a retry.
+ */
+export function pickWithRoom(
+  ranking: readonly number[],
+  from: number,
+  taken: readonly number[] | null,
+  health: NodeHealth,
+  loads: NodeLoads,
+  upNodes: number,
+): number {
+  let firstFull = -1;
+  for (let p = from; p < ranking.length; p++) {
+    if (taken !== null && taken.includes(p)) continue;
+    const node = ranking[p];
+    if (!health.isUp(node)) continue;
+    if (loads.hasRoom(node, upNodes)) return p;
+    if (firstFull === -1) firstFull = p;
+  }
+  return firstFull;
+}
+
 /**
  * Requests in flight per node, for bounded loads (consistent hashing with bounded loads, Mirrokni,
  * Thorup and Zadimoghaddam 2016; HAProxy's hash-balance-factor): a node may carry at most

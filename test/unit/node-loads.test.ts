@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { NodeLoads } from '../../src/engine/node-loads.js';
+import { NodeLoads, pickWithRoom } from '../../src/engine/node-loads.js';
 
-/** What the exchange does: the first node of the ranking with room, else the first node (load never refuses). */
+const ALL_UP = { isUp: () => true };
+
+/** The exchange's first choice: the first node of the ranking with room, else the first node up. */
 function choose(loads: NodeLoads, ranking: readonly number[]): number {
-  for (const node of ranking) if (loads.hasRoom(node, ranking.length)) return node;
-  return ranking[0]!;
+  return ranking[pickWithRoom(ranking, 0, null, ALL_UP, loads, ranking.length)]!;
 }
 
 describe('bounded loads', () => {
@@ -24,6 +25,20 @@ describe('bounded loads', () => {
     loads.end(0);
     assert.equal(loads.hasRoom(0, 3), true);
     assert.equal(loads.of(0), 0);
+  });
+
+  it('the pick skips nodes that are down or taken, and takes a full node only when every node left is full', () => {
+    const loads = new NodeLoads(4, 1);
+    const ranking = [2, 0, 3, 1];
+    const down = new Set([0]);
+    const health = { isUp: (n: number) => !down.has(n) };
+    assert.equal(pickWithRoom(ranking, 0, null, health, loads, 3), 0); // node 2, idle
+    loads.start(2); // 1 in flight over 3 nodes up at factor 1: ⌈2 / 3⌉ = 1, node 2 is full
+    assert.equal(pickWithRoom(ranking, 0, null, health, loads, 3), 2); // node 0 is down: node 3
+    assert.equal(pickWithRoom(ranking, 0, [2], health, loads, 3), 3); // node 3 already taken: node 1
+    assert.equal(pickWithRoom(ranking, 0, [2, 3], health, loads, 3), 0); // only node 2 left, full: taken anyway
+    down.add(2);
+    assert.equal(pickWithRoom(ranking, 0, [2, 3], health, loads, 3), -1);
   });
 
   it('some node that is up always has room, whatever the loads (factor >= 1)', () => {
