@@ -62,6 +62,7 @@ export interface Balancer {
   close(): Promise<void>;
   nodes(): NodeStatus[];
   on<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
+  off<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
 }
 
 /** The fields of BalancerInit that are not options. */
