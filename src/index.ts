@@ -1,4 +1,4 @@
-/** fnlb as a library: the balancer, the original's entry point, and the routing pieces. */
+/** fnlb as a library: the balancer, the original's entry point, the routing pieces, and the client half (a fallback dispatcher for undici). */
 export { createBalancer, consistentHashProxy, resolveOptions } from './balancer.js';
 export type { Balancer, BalancerInit, BalancerEvents, NodeStatus, RequestInfo } from './balancer.js';
 export { NoFallbackNodeError, ConfigError } from './errors.js';
