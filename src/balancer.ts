@@ -71,19 +71,23 @@ const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView'] satis
 /**
  * Merges defaults, parses node strings, and checks every value as the command line does (a ConfigError
  * naming the flag, with the command's message). Unknown fields and `workers` other than 1 are refused.
- * A library balancer is quiet unless asked: no access log unless `accessLog` is given, and no log
- * lines unless `logLevel` or a `logger` is given (the command passes its own, so it logs as always).
  */
 export function resolveOptions(init: BalancerInit): BalancerOptions {
-  if (typeof init !== 'object' || init === null) return resolveLibraryOptions(init, LIBRARY_ONLY);
-  return resolveLibraryOptions(
-    {
-      ...init,
-      accessLog: init.accessLog ?? { kind: 'off' },
-      logLevel: init.logLevel ?? (init.logger === undefined ? 'silent' : undefined),
-    },
-    LIBRARY_ONLY,
-  );
+  return resolveLibraryOptions(init, LIBRARY_ONLY);
+}
+
+/**
+ * The options of a library balancer: as resolveOptions, but quiet unless asked: no access log unless
+ * `accessLog` is given, and no log lines unless `logLevel` or a `logger` is given. The command passes
+ * its own values of both, so it logs as always.
+ */
+function libraryOptions(init: BalancerInit): BalancerOptions {
+  if (typeof init !== 'object' || init === null) return resolveOptions(init);
+  return resolveOptions({
+    ...init,
+    accessLog: init.accessLog ?? { kind: 'off' },
+    logLevel: init.logLevel ?? (init.logger === undefined ? 'silent' : undefined),
+  });
 }
 
 function isWildcard(host: string): boolean {
@@ -237,7 +241,7 @@ export function healthCheckOptions(o: BalancerOptions) {
 
 /** A balancer for these nodes; call listen() to start it. */
 export function createBalancer(init: BalancerInit): Balancer {
-  return new FnBalancer(resolveOptions(init), init.logger, init.healthView);
+  return new FnBalancer(libraryOptions(init), init.logger, init.healthView);
 }
 
 /**
@@ -246,7 +250,7 @@ export function createBalancer(init: BalancerInit): Balancer {
  * it listens.
  */
 export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, init: Omit<BalancerInit, 'nodes'> = {}): net.Server {
-  const balancer = new FnBalancer(resolveOptions({ ...init, nodes }), init.logger, init.healthView);
+  const balancer = new FnBalancer(libraryOptions({ ...init, nodes }), init.logger, init.healthView);
   const server = balancer.server;
   // server.close() here means the whole graceful stop, not just "stop accepting".
   server.close = ((cb?: (err?: Error) => void) => {
