@@ -31,9 +31,27 @@ export type BalancerInit = OptionsInit & {
   healthView?: (nodeCount: number, onChange: HealthChangeListener) => HealthView;
 };
 
+/** One finished request, as the `request` event reports it (the fields of an access log line). */
+export interface RequestInfo {
+  method: string;
+  /** The routing key. */
+  key: string;
+  /** The last node tried; null if none was (every node down). */
+  node: string | null;
+  /** The status the client got (fnlb's own 502/503/504, or the node's). */
+  status: number;
+  /** Nodes tried, retries included. */
+  attempts: number;
+  /** From the request head to the end of the response, in milliseconds. */
+  ms: number;
+  /** Present (true) when a response that had started was cut off. */
+  cut?: true;
+}
+
 export interface BalancerEvents {
   'node-down': [node: string, reason: string];
   'node-up': [node: string, reason: string];
+  request: [info: RequestInfo];
 }
 
 export interface Balancer {
@@ -45,6 +63,7 @@ export interface Balancer {
   close(): Promise<void>;
   nodes(): NodeStatus[];
   on<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
+  off<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
 }
 
 /** The fields of BalancerInit that are not options. */
@@ -56,6 +75,20 @@ const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView'] satis
  */
 export function resolveOptions(init: BalancerInit): BalancerOptions {
   return resolveLibraryOptions(init, LIBRARY_ONLY);
+}
+
+/**
+ * The options of a library balancer: as resolveOptions, but quiet unless asked: no access log unless
+ * `accessLog` is given, and no log lines unless `logLevel` or a `logger` is given. The command passes
+ * its own values of both, so it logs as always.
+ */
+function libraryOptions(init: BalancerInit): BalancerOptions {
+  if (typeof init !== 'object' || init === null) return resolveOptions(init);
+  return resolveOptions({
+    ...init,
+    accessLog: init.accessLog ?? { kind: 'off' },
+    logLevel: init.logLevel ?? (init.logger === undefined ? 'silent' : undefined),
+  });
 }
 
 function isWildcard(host: string): boolean {
@@ -75,8 +108,10 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   /** Fraction of requests to log; a running sum makes the sample exact and deterministic. */
   private readonly sampleRate: number;
   private sampleCredit = 0;
-  /** Dispatcher: access lines carry `ms`, so the engine times requests only when some are logged. */
-  readonly timesRequests: boolean;
+  /** Someone listens to 'request'; kept up to date on listener changes, not looked up per request. */
+  private reportsRequests = false;
+  /** Dispatcher: access lines and 'request' events carry `ms`, so the engine times requests only when one is wanted. */
+  timesRequests: boolean;
   /** Nodes up now, recounted on every health change (every node starts up). */
   private nodesUp: number;
 
@@ -95,6 +130,13 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
     this.timesRequests = this.sampleRate > 0;
+    // 'newListener' fires before the listener is added, 'removeListener' after it is gone.
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'request') this.requestListeners(1);
+    });
+    this.on('removeListener', (event: string | symbol) => {
+      if (event === 'request') this.requestListeners(0);
+    });
     const onChange: HealthChangeListener = (index, up, reason) => this.healthChanged(index, up, reason);
     this.healthIsLocal = healthView === undefined;
     this.health =
@@ -131,23 +173,39 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.health.markDown(index, reason);
   }
 
+  private requestListeners(adding: number): void {
+    this.reportsRequests = this.listenerCount('request') + adding > 0;
+    this.timesRequests = this.sampleRate > 0 || this.reportsRequests;
+  }
+
   finished(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): void {
+    if (this.reportsRequests) {
+      try {
+        this.emit('request', this.requestInfo(head, node, status, attempts, ms, cut));
+      } catch (err) {
+        // A listener's exception must not unwind through the engine mid-request: report it as uncaught.
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
     if (this.sampleRate === 0) return;
     this.sampleCredit += this.sampleRate;
     if (this.sampleCredit < 1) return;
     this.sampleCredit -= 1;
-    this.log.info(
-      {
-        method: head.method,
-        key: this.routingKey(head),
-        node: node === -1 ? null : this.nodeList[node].id,
-        status,
-        attempts,
-        ms: Math.round(ms * 100) / 100,
-        ...(cut ? { cut: true } : undefined),
-      },
-      'request',
-    );
+    this.log.info(this.requestInfo(head, node, status, attempts, ms, cut), 'request');
+  }
+
+  private requestInfo(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): RequestInfo {
+    return {
+      method: head.method,
+      key: this.routingKey(head),
+      node: node === -1 ? null : this.nodeList[node].id,
+      status,
+      attempts,
+      ms: Math.round(ms * 100) / 100,
+      ...(cut ? { cut: true as const } : undefined),
+    };
   }
 
   private healthChanged(index: number, up: boolean, reason: string): void {
@@ -200,7 +258,7 @@ export function healthCheckOptions(o: BalancerOptions) {
 
 /** A balancer for these nodes; call listen() to start it. */
 export function createBalancer(init: BalancerInit): Balancer {
-  return new FnBalancer(resolveOptions(init), init.logger, init.healthView);
+  return new FnBalancer(libraryOptions(init), init.logger, init.healthView);
 }
 
 /**
@@ -209,7 +267,7 @@ export function createBalancer(init: BalancerInit): Balancer {
  * it listens.
  */
 export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, init: Omit<BalancerInit, 'nodes'> = {}): net.Server {
-  const balancer = new FnBalancer(resolveOptions({ ...init, nodes }), init.logger, init.healthView);
+  const balancer = new FnBalancer(libraryOptions({ ...init, nodes }), init.logger, init.healthView);
   const server = balancer.server;
   // server.close() here means the whole graceful stop, not just "stop accepting".
   server.close = ((cb?: (err?: Error) => void) => {

@@ -4,8 +4,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
 import pino from 'pino';
-import { ConfigError, consistentHashProxy, createBalancer, functionKey, NoFallbackNodeError, rankNodes } from '../../src/index.js';
-import { cleanup, FNLB_ENTRY, nodesArg, runScript, startBackends } from '../../harness/processes.js';
+import {
+  ConfigError,
+  consistentHashProxy,
+  createBalancer,
+  functionKey,
+  NoFallbackNodeError,
+  rankNodes,
+  type RequestInfo,
+} from '../../src/index.js';
+import { cleanup, FNLB_ENTRY, FNLB_INDEX_URL, nodesArg, runScript, startBackends } from '../../harness/processes.js';
 
 after(cleanup);
 
@@ -95,6 +103,66 @@ describe('library', () => {
     assert.throws(
       () => createBalancer({ nodes, workers: 2, logger: quiet }),
       (err) => err instanceof ConfigError && /--workers/.test(err.message),
+    );
+  });
+
+  test("'request' event: one per request with the access line's fields, none after the listener is removed", async () => {
+    const backends = await startBackends(2);
+    const lb = createBalancer({ nodes: backends.map((b) => b.id), logger: quiet });
+    const { port } = await lb.listen(0, '127.0.0.1');
+    const seen: RequestInfo[] = [];
+    const listener = (info: RequestInfo): void => void seen.push(info);
+    lb.on('request', listener);
+    const nodes = backends.map((b) => ({ id: b.id, weight: 1 }));
+    for (const path of ['/r/a/one?x=1', '/r/b/two']) assert.equal((await get(port, path)).status, 200);
+    assert.equal(seen.length, 2);
+    for (const [i, path] of ['/r/a/one?x=1', '/r/b/two'].entries()) {
+      const info = seen[i];
+      assert.equal(info.method, 'GET');
+      assert.equal(info.key, functionKey(path));
+      assert.equal(info.node, backends[rankNodes(functionKey(path), nodes)[0]].id);
+      assert.equal(info.status, 200);
+      assert.equal(info.attempts, 1);
+      assert.ok(info.ms > 0 && info.ms < 5000, `ms ${info.ms}`);
+      assert.equal(info.cut, undefined);
+    }
+    lb.off('request', listener);
+    await get(port, '/r/a/three');
+    assert.equal(seen.length, 2);
+    await Promise.all(backends.map((b) => b.kill('SIGKILL')));
+    lb.on('request', listener);
+    await get(port, '/r/a/four');
+    assert.equal(seen[2].status, 503);
+    await lb.close();
+  });
+
+  test('createBalancer is quiet unless asked: nothing on stdout by default, access lines with accessLog', async () => {
+    const backends = await startBackends(1);
+    const script = (extra: string): string => `
+      const { createBalancer } = await import(${JSON.stringify(FNLB_INDEX_URL)});
+      const http = await import('node:http');
+      const lb = createBalancer({ nodes: ['${backends[0].id}', '127.0.0.1:1'], hcInterval: 50 ${extra} });
+      const { port } = await lb.listen(0, '127.0.0.1');
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve, reject) =>
+          http.get({ host: '127.0.0.1', port, path: '/r/a/f' + i, agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      await lb.close();
+    `;
+    const silent = await runScript('--input-type=module', ['-e', script('')], 10_000);
+    assert.equal(silent.code, 0, silent.output);
+    assert.equal(silent.stdout, '', silent.output);
+    const loud = await runScript('--input-type=module', ['-e', script(", accessLog: { kind: 'on' }, logLevel: 'info'")], 10_000);
+    assert.equal(loud.code, 0, loud.output);
+    const lines = loud.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
+    assert.equal(lines.filter((l) => l.msg === 'request').length, 3, loud.output);
+    assert.ok(
+      lines.some((l) => l.msg === 'node down'),
+      loud.output,
     );
   });
 });
