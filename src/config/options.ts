@@ -3,6 +3,12 @@ import type { NodeAddress } from '../membership/address.js';
 /** How the routing key of a request is chosen. */
 export type HashKeySource = { readonly kind: 'function' } | { readonly kind: 'header'; readonly name: string };
 
+/**
+ * The response header by which a node says it never ran the call (with a 503 or 429): off, or a name
+ * (any case) and the exact value it must have (undefined = any value).
+ */
+export type NotExecutedMarker = { readonly kind: 'off' } | { readonly kind: 'header'; readonly name: string; readonly value?: string };
+
 /** Access log: every request, none, or a deterministic fraction (every Nth). */
 export type AccessLogMode = { readonly kind: 'on' } | { readonly kind: 'off' } | { readonly kind: 'sample'; readonly rate: number };
 
@@ -50,6 +56,17 @@ export interface BalancerOptions {
    * means the node's kernel discarded bytes its process never read (see README, retry rules).
    */
   retryOnReset: boolean;
+  /** A 503/429 carrying this header was not run by the node: any request whose body was kept goes to the next node. */
+  notExecutedHeader: NotExecutedMarker;
+  /**
+   * Retries (re-sends of a request that may have reached a node) allowed per window, in percent of the
+   * requests of the window, on top of retryBudgetMin; 'off' = no limit. Per engine (per worker).
+   */
+  retryBudget: number | 'off';
+  /** The retry budget's sliding window. */
+  retryBudgetWindow: number;
+  /** Retries per second always allowed, whatever the request count (a quiet cluster can still fail over). */
+  retryBudgetMin: number;
   /** Max idle pooled connections kept per node. */
   maxIdlePerNode: number;
   /** Client connections open at once (per process); more are answered 503 and closed (0 = no limit). */
@@ -81,6 +98,10 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   maxReplayBody: 1024 * 1024,
   maxHeaderSize: 16 * 1024,
   retryOnReset: false,
+  notExecutedHeader: { kind: 'header', name: 'X-Fn-Not-Executed', value: '1' },
+  retryBudget: 20,
+  retryBudgetWindow: 10_000,
+  retryBudgetMin: 10,
   maxIdlePerNode: 256,
   maxConnections: 0,
   logLevel: 'info',
@@ -101,6 +122,10 @@ export type EngineOptions = Pick<
   | 'maxIdlePerNode'
   | 'maxConnections'
   | 'retryOnReset'
+  | 'notExecutedHeader'
+  | 'retryBudget'
+  | 'retryBudgetWindow'
+  | 'retryBudgetMin'
   | 'hashKey'
   | 'balanceFactor'
 >;

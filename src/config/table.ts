@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { NodeAddress } from '../membership/address.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
-import { DEFAULT_OPTIONS, type AccessLogMode, type BalancerOptions, type HashKeySource } from './options.js';
+import { DEFAULT_OPTIONS, type AccessLogMode, type BalancerOptions, type HashKeySource, type NotExecutedMarker } from './options.js';
 import { parseHostPort, parseNodeList } from './parse-address.js';
 import { formatSize, parseSize } from './size.js';
 
@@ -261,6 +261,55 @@ function checkBoolean(value: unknown): void {
   }
 }
 
+function formatMarker(marker: NotExecutedMarker): string {
+  if (marker.kind === 'off') return 'off';
+  return marker.value === undefined ? marker.name : `${marker.name}:${marker.value}`;
+}
+
+/** "off", "<name>" (any value) or "<name>:<value>" (the value trimmed, compared exactly). */
+function parseMarker(text: string): NotExecutedMarker {
+  if (text === 'off') return { kind: 'off' };
+  const colon = text.indexOf(':');
+  if (colon === -1) return { kind: 'header', name: text };
+  return { kind: 'header', name: text.slice(0, colon).trim(), value: text.slice(colon + 1).trim() };
+}
+
+/** What a node may send as a field value (RFC 9110 §5.5), without surrounding whitespace. */
+const FIELD_VALUE_TEXT = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
+
+function checkMarker(value: unknown): void {
+  const marker = value as Partial<{ kind: unknown; name: unknown; value: unknown }> | null;
+  if (marker?.kind === 'off') return;
+  if (marker?.kind === 'header') {
+    if (typeof marker.name !== 'string' || !HTTP_TOKEN.test(marker.name)) {
+      throw new ConfigError(`invalid header name ${shownValue(marker.name)} (must be an HTTP token, e.g. X-Fn-Not-Executed:1)`);
+    }
+    if (marker.value === undefined || (typeof marker.value === 'string' && FIELD_VALUE_TEXT.test(marker.value))) return;
+    throw new ConfigError(`invalid header value ${shownValue(marker.value)} (printable ASCII, e.g. X-Fn-Not-Executed:1)`);
+  }
+  throw new ConfigError(`invalid marker ${shownValue(value)} (use off, <name> or <name>:<value>, e.g. X-Fn-Not-Executed:1)`);
+}
+
+function formatBudget(budget: number | 'off'): string {
+  return budget === 'off' ? 'off' : `${budget}%`;
+}
+
+/** "20%", "20" or "off". */
+function parseBudget(text: string): number | 'off' {
+  if (text === 'off') return 'off';
+  const m = /^(\d+(?:\.\d+)?)%?$/.exec(text);
+  if (m === null) throw new ConfigError(`invalid retry budget ${JSON.stringify(text)} (use a percentage such as 20% or off)`);
+  return Number(m[1]);
+}
+
+function checkBudget(value: unknown): void {
+  if (value === 'off') return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1000) {
+    const shown = typeof value === 'number' ? JSON.stringify(`${value}%`) : shownValue(value);
+    throw new ConfigError(`invalid retry budget ${shown} (use a percentage from 0% to 1000%, or off)`);
+  }
+}
+
 const LOG_LEVELS: ReadonlyArray<BalancerOptions['logLevel']> = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 function checkLogLevel(value: unknown): void {
@@ -414,6 +463,22 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     parse: parseOnOff,
     check: checkBoolean,
   }),
+  option('not-executed-header', 'notExecutedHeader', {
+    placeholder: '<name[:value]|off>',
+    description: 'A 503/429 with this header was not run by the node: fnlb tries the next node (any method); off = none.',
+    defaultText: formatMarker(DEFAULT_OPTIONS.notExecutedHeader),
+    parse: parseMarker,
+    check: checkMarker,
+  }),
+  option('retry-budget', 'retryBudget', {
+    placeholder: '<percent|off>',
+    description: 'Retries allowed on top of --retry-budget-min, in percent of the requests of the window (per worker); off = no limit.',
+    defaultText: formatBudget(DEFAULT_OPTIONS.retryBudget),
+    parse: parseBudget,
+    check: checkBudget,
+  }),
+  durationOption('retry-budget-window', 'retryBudgetWindow', 'The sliding window of the retry budget.'),
+  countOption('retry-budget-min', 'retryBudgetMin', 'Retries per second always allowed by the retry budget (per worker).', 0),
   countOption('max-idle-per-node', 'maxIdlePerNode', 'Idle pooled connections kept per node (0 = no pooling).', 0),
   countOption(
     'max-connections',

@@ -7,6 +7,8 @@ import type { Dispatcher, EngineOptions, NodeEndpoint } from './types.js';
 import { errorResponse } from './responses.js';
 import { NodeLoads } from './node-loads.js';
 import { NodePool } from './upstream.js';
+import { RetryBudget } from './retry-budget.js';
+import { notExecutedMatch } from './http1/response-head.js';
 
 const TOO_MANY_CONNECTIONS = errorResponse(503, 'too many connections', true);
 
@@ -36,6 +38,13 @@ export class Engine {
         (ep) => new NodePool(ep, deadlines, options.connectTimeout, options.upstreamIdleTimeout, options.maxIdlePerNode),
       ),
       loads: options.balanceFactor > 0 ? new NodeLoads(endpoints.length, options.balanceFactor) : null,
+      // One budget per engine: with --workers N, each worker counts its own requests and retries.
+      budget: new RetryBudget(
+        options.retryBudget === 'off' ? Infinity : options.retryBudget / 100,
+        options.retryBudgetMin,
+        options.retryBudgetWindow,
+      ),
+      marker: notExecutedMatch(options.notExecutedHeader),
     };
     const hashKey = options.hashKey;
     this.headOptions = { hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined };

@@ -2,12 +2,13 @@ import type { Deadlines } from './deadlines.js';
 import { FramingError } from './http1/framing-error.js';
 import type { RequestHead } from './http1/request-head.js';
 import { ResponseFramer, type ResponseSink } from './http1/response-framer.js';
-import { BodyKind, type ResponseHead } from './http1/response-head.js';
+import { BodyKind, type NotExecutedMatch, type ResponseHead } from './http1/response-head.js';
 import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions } from './types.js';
 import { owned } from './read-arena.js';
-import { decideNoNodeLeft, decideRetry, type Failure } from './retry-policy.js';
+import type { RetryBudget } from './retry-budget.js';
+import { decideNoNodeLeft, decideRetry, nothingReachedNode, type Failure } from './retry-policy.js';
 import { pickWithRoom, type NodeLoads } from './node-loads.js';
 import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
 
@@ -20,6 +21,10 @@ export interface EngineContext {
   pools: NodePool[];
   /** Requests in flight per node, when bounded loads are on (--balance-factor); null when off. */
   readonly loads: NodeLoads | null;
+  /** Every request counts; every re-send of a request that may have reached a node asks it first. */
+  readonly budget: RetryBudget;
+  /** --not-executed-header, as the response parser compares it (undefined: off). */
+  readonly marker: NotExecutedMatch | undefined;
 }
 
 /** The client connection as an exchange sees it: the exchange asks, the connection owns the socket. */
@@ -88,6 +93,8 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private dispatched = false;
   private lastFailure = '';
   private timedOutOnce = false;
+  /** The last attempt's node answered 503 or 429 "not executed": that status, else 0. */
+  private refusedStatus = 0;
 
   // Current attempt.
   private conn: UpstreamConn | null = null;
@@ -117,6 +124,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
     this.headBuf = owned(headBuf.subarray(0, head.headEnd));
     this.ranking = ctx.dispatcher.ranking(head);
+    ctx.budget.request(ctx.deadlines.now);
   }
 
   /** Begins the exchange; its body (if any) then arrives through onClientBody. */
@@ -171,7 +179,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     this.attempts++;
     this.requestSent = false;
     this.responseBytes = false;
-    this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10);
+    this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10, this.ctx.marker);
     const conn = this.ctx.pools[index].acquire(this, sameNodeFresh);
     this.conn = conn;
     if (conn.connected) this.send(conn);
@@ -211,11 +219,18 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     }
   }
 
-  private noNodeLeft(): void {
+  /** `budgetSpent`: a retry was refused by the retry budget (nodes may be left, but none is tried). */
+  private noNodeLeft(budgetSpent = false): void {
     const dispatcher = this.ctx.dispatcher;
     let anyNodeUp = false;
     for (let i = 0; i < this.ranking.length && !anyNodeUp; i++) anyNodeUp = dispatcher.isUp(this.ranking[i]);
-    const answer = decideNoNodeLeft({ anyNodeUp, timedOutBefore: this.timedOutOnce, lastFailure: this.lastFailure });
+    const answer = decideNoNodeLeft({
+      anyNodeUp,
+      timedOutBefore: this.timedOutOnce,
+      lastFailure: this.lastFailure,
+      refusedStatus: this.refusedStatus,
+      budgetSpent,
+    });
     this.respond(answer.status, answer.message);
   }
 
@@ -283,6 +298,16 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   }
 
   onResponseHead(res: ResponseHead, buf: Buffer): void {
+    if (res.notExecuted) {
+      // The node says it did not run the request: the policy may send it on. Then this response is
+      // dropped (the framer reports nothing more of it) with its connection: destroyed rather than
+      // drained, since its body may still be coming while the request moves on.
+      const framer = this.framer!;
+      if (this.attemptFailed('not-executed', `node did not run it (${res.status})`, res.status)) {
+        framer.stop();
+        return;
+      }
+    }
     this.res = res;
     this.status = res.status;
     const head = this.head;
@@ -393,8 +418,13 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     this.attemptFailed('bad-response', reason);
   }
 
-  /** Asks the retry policy what to do about the current attempt, records what it must remember, and does it. */
-  private attemptFailed(failure: Failure, reason: string): void {
+  /**
+   * Asks the retry policy what to do about the current attempt, records what it must remember, and does
+   * it. A re-send of a request that may have reached a node asks the retry budget first; refused, the
+   * client gets the answer for no node left. `refusedStatus`: the status of a "not executed" answer.
+   * False when the attempt goes on as it is (wait, or a response passed through).
+   */
+  private attemptFailed(failure: Failure, reason: string, refusedStatus = 0): boolean {
     const decision = decideRetry({
       failure,
       reason,
@@ -405,29 +435,41 @@ export class Exchange implements UpstreamOwner, ResponseSink {
       timedOutBefore: this.timedOutOnce,
       responseBytes: this.responseBytes,
       responseStarted: this.responseStarted,
+      idempotencyKey: this.head.idempotencyKey,
     });
-    if (decision.kind === 'wait') return;
+    const kind = decision.kind;
+    if (kind === 'wait' || kind === 'pass-through') return false;
     if (failure === 'response-timeout') this.timedOutOnce = true;
     this.lastFailure = reason;
+    this.refusedStatus = refusedStatus;
     this.dropConn();
     if (decision.markNodeDown) {
       this.ctx.dispatcher.nodeFailed(this.node, reason);
       this.ctx.pools[this.node].closeIdle();
     }
+    // Nothing reached the node: the retry costs the cluster nothing, the budget is not asked.
+    if ((kind === 'same-node-fresh' || kind === 'next-node') && !nothingReachedNode(failure)) {
+      const ctx = this.ctx;
+      if (!ctx.budget.tryRetry(ctx.deadlines.now)) {
+        this.noNodeLeft(true);
+        return true;
+      }
+    }
     switch (decision.kind) {
       case 'same-node-fresh':
         this.dispatch(true);
-        return;
+        return true;
       case 'next-node':
         this.dispatch();
-        return;
+        return true;
       case 'fail':
         this.respond(decision.status, decision.message);
-        return;
+        return true;
       case 'cut-client':
         this.abortClient();
-        return;
+        return true;
     }
+    return true;
   }
 
   private dropConn(): UpstreamConn {

@@ -26,7 +26,12 @@ export type Failure =
   /** No complete response head within --response-timeout. */
   | 'response-timeout'
   /** The node's response cannot be framed or finished (bad head, bad chunk, stalled mid-response). */
-  | 'bad-response';
+  | 'bad-response'
+  /**
+   * The node's final response head is a 503 or 429 with the --not-executed-header marker: it says it
+   * never ran the request. The node is alive, only refusing. (The head is not forwarded yet.)
+   */
+  | 'not-executed';
 
 /** Everything the policy looks at: the failure and the facts the Exchange recorded about the request. */
 export interface AttemptOutcome {
@@ -47,10 +52,15 @@ export interface AttemptOutcome {
   readonly responseBytes: boolean;
   /** The response head went to the client: too late for an error response of our own. */
   readonly responseStarted: boolean;
+  /**
+   * The request carries an Idempotency-Key header: the client says a second copy has the effect of one,
+   * so it may be sent again as an idempotent method would. Absent = false.
+   */
+  readonly idempotencyKey?: boolean;
 }
 
-/** 502 and 504: a node failed us. 503: no node left at all. */
-export type FailStatus = 502 | 503 | 504;
+/** 502 and 504: a node failed us. 503: no node left at all. 503 and 429: every node tried refused it (not executed). */
+export type FailStatus = 429 | 502 | 503 | 504;
 
 /**
  * What the Exchange does next. `markNodeDown`: the node is taken out for every request now (and its
@@ -66,7 +76,9 @@ export type RetryDecision =
   /** Keep waiting on this node: the request may be running there. */
   | { readonly kind: 'wait'; readonly markNodeDown: boolean }
   /** The response had started: cut the client connection so it sees the response is incomplete. */
-  | { readonly kind: 'cut-client'; readonly markNodeDown: boolean };
+  | { readonly kind: 'cut-client'; readonly markNodeDown: boolean }
+  /** The node's response goes to the client as it is (a "not executed" answer that cannot be re-sent). */
+  | { readonly kind: 'pass-through'; readonly markNodeDown: boolean };
 
 export type FailDecision = Extract<RetryDecision, { kind: 'fail' }>;
 
@@ -83,6 +95,7 @@ const nextNode = (markNodeDown: boolean): RetryDecision => ({ kind: 'next-node',
 const WAIT: RetryDecision = { kind: 'wait', markNodeDown: false };
 const CUT_CLIENT: RetryDecision = { kind: 'cut-client', markNodeDown: false };
 const SAME_NODE_FRESH: RetryDecision = { kind: 'same-node-fresh', markNodeDown: false };
+const PASS_THROUGH: RetryDecision = { kind: 'pass-through', markNodeDown: false };
 
 /** Failures after which the node cannot have seen a byte of the request. */
 export function nothingReachedNode(failure: Failure): boolean {
@@ -104,21 +117,29 @@ function unreadByNode(o: AttemptOutcome): boolean {
 
 /**
  * May a request that may have reached a node (and got no response byte) be sent again? Only if running
- * it twice is harmless (or the node cannot have run it) and its whole body is still here to send.
- * Every future reason to allow or refuse such a replay (a "not executed" marker from the node, an
- * Idempotency-Key header) belongs here, with the fact it needs added to AttemptOutcome.
+ * it twice is harmless (an idempotent method, or an Idempotency-Key from the client), or the node cannot
+ * have run it (an unread reset with --retry-on-reset, the node's own "not executed" marker), and its
+ * whole body is still here to send. Every future reason to allow or refuse such a replay belongs here,
+ * with the fact it needs added to AttemptOutcome.
  */
 export function maySendAgain(o: AttemptOutcome): boolean {
-  return (o.idempotent || unreadByNode(o)) && o.bodyKept;
+  return (o.idempotent || o.idempotencyKey === true || unreadByNode(o) || o.failure === 'not-executed') && o.bodyKept;
 }
 
 /**
  * The decision for one failed attempt (or node taken out under a waiting request). The README's retry
- * table, row for row (test/unit/retry-policy.test.ts checks it). A limit on retries as such (a retry
- * budget) would be one check here on the 'same-node-fresh' and 'next-node' answers.
+ * table, row for row (test/unit/retry-policy.test.ts checks it). The retry budget is not a rule of its
+ * own here: the Exchange asks it before carrying out a 'same-node-fresh' or 'next-node' answer for a
+ * request that may have reached a node, and answers as decideNoNodeLeft says when it is spent.
  */
 export function decideRetry(o: AttemptOutcome): RetryDecision {
   const failure = o.failure;
+  if (failure === 'not-executed') {
+    // The node answered that it did not run the request: the next node may, whatever the method. The
+    // node stays up (it answers; health checks decide). A body that streamed through cannot go again:
+    // the node's own answer then goes to the client.
+    return maySendAgain(o) ? nextNode(false) : PASS_THROUGH;
+  }
   if (failure === 'node-down-before-send' || failure === 'node-down-after-send') {
     // The node is already out. Once it answers, its response is ours; a request it may be running
     // moves only if it may go again (a black-holed or frozen node would otherwise hold it for
@@ -145,7 +166,7 @@ export function decideRetry(o: AttemptOutcome): RetryDecision {
   return o.reusedConn ? SAME_NODE_FRESH : nextNode(markNodeDown);
 }
 
-/** What the Exchange knows when its ranking has no node left to try. */
+/** What the Exchange knows when its ranking has no node left to try (or the retry budget is spent). */
 export interface NoNodeLeft {
   /** Some node of the ranking is still up (it failed this request, or timed out). */
   readonly anyNodeUp: boolean;
@@ -153,11 +174,34 @@ export interface NoNodeLeft {
   readonly timedOutBefore: boolean;
   /** The last attempt's failure reason, '' if none. */
   readonly lastFailure: string;
+  /** The last attempt was answered 503 or 429 with the "not executed" marker: its status; absent or 0 otherwise. */
+  readonly refusedStatus?: number;
+  /** A retry the policy allowed was refused by the retry budget. Absent = false. */
+  readonly budgetSpent?: boolean;
 }
 
-/** The answer when no node is left: 503 when the whole ranking is down, else the last node's failure. */
+/** What the last node said, when it refused the request without running it. */
+const REFUSED: Record<number, string> = {
+  429: 'too many requests: no node could take the request (each one tried said it did not run it)',
+  503: 'service unavailable: no node could take the request (each one tried said it did not run it)',
+};
+
+/**
+ * The answer when no node is left: 503 when the whole ranking is down; the last node's 503 or 429 (our
+ * message) when it refused the request without running it; else the last node's failure (504 after a
+ * response timeout, 502). When the retry budget refused the retry, the message says so.
+ */
 export function decideNoNodeLeft(s: NoNodeLeft): FailDecision {
+  const answer = noNodeLeftAnswer(s);
+  return s.budgetSpent === true ? { ...answer, message: `${answer.message} (retry budget spent)` } : answer;
+}
+
+function noNodeLeftAnswer(s: NoNodeLeft): FailDecision {
   if (!s.anyNodeUp) return { kind: 'fail', status: 503, message: new NoFallbackNodeError().message, markNodeDown: false };
+  const refused = s.refusedStatus ?? 0;
+  if (refused === 429 || refused === 503) {
+    return { kind: 'fail', status: refused, message: REFUSED[refused], markNodeDown: false };
+  }
   if (s.timedOutBefore) return gatewayTimeout();
   return badGateway(s.lastFailure || 'no node answered', false);
 }

@@ -47,6 +47,7 @@ const REASON: Record<Failure, string> = {
   'node-down-after-send': 'node taken out while waiting',
   'response-timeout': 'response timeout',
   'bad-response': 'response head from node too large',
+  'not-executed': 'node did not run it (503)',
 };
 
 /** The request of a case: its method's idempotency and whether its whole body was kept. */
@@ -93,6 +94,7 @@ const badGateway = (reason: string, markNodeDown: boolean): RetryDecision => ({
 const gatewayTimeout: RetryDecision = { kind: 'fail', status: 504, message: TIMEOUT, markNodeDown: false };
 const wait: RetryDecision = { kind: 'wait', markNodeDown: false };
 const cutClient: RetryDecision = { kind: 'cut-client', markNodeDown: false };
+const passThrough: RetryDecision = { kind: 'pass-through', markNodeDown: false };
 
 interface Case {
   readonly name: string;
@@ -217,6 +219,23 @@ const TABLE: ReadonlyArray<{ row: string; cases: Case[]; outside?: string }> = [
         ', head incomplete, second timeout',
       ),
       ...cases('node-down-after-send', [GET, POST], () => wait, { responseBytes: true }, ', head incomplete'),
+    ],
+  },
+  {
+    row: '503 or 429 with the not-executed marker (`--not-executed-header`)',
+    cases: [
+      // Both columns when the body was kept: next node, the node stays up (whatever the connection, the
+      // option, or an earlier timeout). The head has come: response bytes, but nothing reached the client.
+      ...cases('not-executed', [...KEPT_IDEMPOTENT, POST, PATCH], () => nextNode(false), { responseBytes: true }),
+      ...cases(
+        'not-executed',
+        [GET, POST],
+        () => nextNode(false),
+        { responseBytes: true, timedOutBefore: true },
+        ', after a response timeout',
+      ),
+      // A body too big to keep cannot go again: the node's answer is passed through.
+      ...cases('not-executed', [BIG_PUT, BIG_POST], () => passThrough, { responseBytes: true }),
     ],
   },
   {
@@ -435,6 +454,147 @@ describe('retry policy: invariants', () => {
         assert.deepEqual(frozen, before);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('retry policy: Idempotency-Key', () => {
+  const KEYED_POST: RequestKind = { name: 'POST with Idempotency-Key (body kept)', idempotent: false, bodyKept: true };
+  const KEYED_BIG_POST: RequestKind = { name: 'POST with Idempotency-Key and a body too big to keep', idempotent: false, bodyKept: false };
+  const keyed = (failure: Failure, req: RequestKind, facts: Partial<Facts> = {}) => ({
+    ...outcome(failure, req, facts),
+    idempotencyKey: true,
+  });
+
+  it('a POST with the key is re-sent after a reset, a FIN, a node taken out, a first response timeout, as a GET', () => {
+    for (const reused of [true, false]) {
+      for (const retryOnReset of [false, true]) {
+        const facts = { reusedConn: reused, retryOnReset };
+        for (const f of ['reset-after-send', 'closed-after-send', 'node-down-after-send', 'response-timeout'] as Failure[]) {
+          assert.deepEqual(decideRetry(keyed(f, KEYED_POST, facts)), decideRetry(outcome(f, GET, facts)), f);
+        }
+        assert.deepEqual(decideRetry(keyed('reset-after-send', KEYED_POST, facts)), reused ? sameNodeFresh : nextNode(true));
+        assert.deepEqual(decideRetry(keyed('node-down-after-send', KEYED_POST, facts)), nextNode(false));
+        assert.deepEqual(decideRetry(keyed('response-timeout', KEYED_POST, { ...facts, timedOutBefore: true })), gatewayTimeout);
+      }
+    }
+  });
+
+  it('the key does not bring back a body that streamed through', () => {
+    assert.deepEqual(decideRetry(keyed('reset-after-send', KEYED_BIG_POST)), badGateway('ECONNRESET', true));
+    assert.deepEqual(decideRetry(keyed('node-down-after-send', KEYED_BIG_POST)), wait);
+    assert.deepEqual(decideRetry(keyed('response-timeout', KEYED_BIG_POST)), gatewayTimeout);
+  });
+
+  it('without the key, the same POST is not re-sent (the core rule)', () => {
+    assert.deepEqual(decideRetry(outcome('reset-after-send', KEYED_POST)), badGateway('ECONNRESET', true));
+    assert.equal(maySendAgain(outcome('closed-after-send', KEYED_POST)), false);
+    assert.equal(maySendAgain(keyed('closed-after-send', KEYED_POST)), true);
+  });
+
+  it('a response that started is never re-sent, key or not', () => {
+    assert.deepEqual(decideRetry(keyed('reset-after-send', KEYED_POST, { responseBytes: true, responseStarted: true })), cutClient);
+    assert.deepEqual(
+      decideRetry(keyed('closed-after-send', KEYED_POST, { responseBytes: true })),
+      badGateway('node closed the connection', false),
+    );
+  });
+});
+
+describe('retry policy: no node left after refusals, or the retry budget spent', () => {
+  const REFUSED_503 = 'service unavailable: no node could take the request (each one tried said it did not run it)';
+  const REFUSED_429 = 'too many requests: no node could take the request (each one tried said it did not run it)';
+
+  it('the last node refused it (not executed): its status with our message', () => {
+    assert.deepEqual(decideNoNodeLeft({ anyNodeUp: true, timedOutBefore: false, lastFailure: 'x', refusedStatus: 503 }), {
+      kind: 'fail',
+      status: 503,
+      message: REFUSED_503,
+      markNodeDown: false,
+    });
+    // A refusal after an earlier timeout: the last node's word wins.
+    assert.deepEqual(decideNoNodeLeft({ anyNodeUp: true, timedOutBefore: true, lastFailure: 'x', refusedStatus: 429 }), {
+      kind: 'fail',
+      status: 429,
+      message: REFUSED_429,
+      markNodeDown: false,
+    });
+    // Every node down is still the cluster's 503.
+    assert.equal(decideNoNodeLeft({ anyNodeUp: false, timedOutBefore: false, lastFailure: '', refusedStatus: 429 }).message, NO_FALLBACK);
+  });
+
+  it('the budget spent: the same answer, its message saying so', () => {
+    const spent = (s: Parameters<typeof decideNoNodeLeft>[0]) => decideNoNodeLeft({ ...s, budgetSpent: true });
+    assert.deepEqual(spent({ anyNodeUp: true, timedOutBefore: false, lastFailure: 'ECONNRESET' }), {
+      kind: 'fail',
+      status: 502,
+      message: 'bad gateway: ECONNRESET (retry budget spent)',
+      markNodeDown: false,
+    });
+    assert.deepEqual(spent({ anyNodeUp: true, timedOutBefore: true, lastFailure: 'response timeout' }), {
+      ...gatewayTimeout,
+      message: `${TIMEOUT} (retry budget spent)`,
+    });
+    assert.equal(
+      spent({ anyNodeUp: true, timedOutBefore: false, lastFailure: '', refusedStatus: 503 }).message,
+      `${REFUSED_503} (retry budget spent)`,
+    );
+  });
+});
+
+/** Any outcome, with the facts of the rules added to the core's: the key and the not-executed answer. */
+const anyExtendedOutcome: fc.Arbitrary<AttemptOutcome> = fc
+  .tuple(anyOutcome, fc.boolean(), fc.boolean())
+  .map(([o, idempotencyKey, notExecuted]) => ({
+    ...o,
+    idempotencyKey,
+    ...(notExecuted ? { failure: 'not-executed' as const, responseBytes: true } : {}),
+  }));
+
+describe('retry policy: invariants with Idempotency-Key and not-executed answers', () => {
+  it('a request that may have reached a node is sent again only if safe (idempotent, keyed, unread, not executed) and its body kept', () => {
+    fc.assert(
+      fc.property(anyExtendedOutcome, (o) => {
+        if (nothingReachedNode(o.failure)) return;
+        const d = decideRetry(o);
+        if (!resends(d)) return;
+        assert.ok(o.bodyKept, 'body not kept');
+        const unread = o.failure === 'reset-after-send' && o.retryOnReset;
+        assert.ok(o.idempotent || o.idempotencyKey === true || unread || o.failure === 'not-executed', 'not safe to repeat');
+        assert.ok(maySendAgain(o));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the key makes any method decide as an idempotent one', () => {
+    fc.assert(
+      fc.property(anyOutcome, (o) => {
+        assert.deepEqual(
+          decideRetry({ ...o, idempotent: false, idempotencyKey: true }),
+          decideRetry({ ...o, idempotent: true, idempotencyKey: false }),
+        );
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a not-executed answer: next node (node up) with the body kept, else passed through; never an error or a mark', () => {
+    fc.assert(
+      fc.property(anyExtendedOutcome, (o) => {
+        if (o.failure !== 'not-executed') return;
+        assert.deepEqual(decideRetry(o), o.bodyKept ? nextNode(false) : passThrough);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('only a not-executed answer is passed through', () => {
+    fc.assert(
+      fc.property(anyExtendedOutcome, (o) => {
+        if (decideRetry(o).kind === 'pass-through') assert.equal(o.failure, 'not-executed');
+      }),
+      { numRuns: 1000 },
     );
   });
 });

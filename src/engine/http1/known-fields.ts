@@ -16,6 +16,7 @@ export const enum Known {
   XForwardedFor,
   XForwardedProto,
   XForwardedHost,
+  IdempotencyKey,
 }
 
 const name = (s: string) => Buffer.from(s, 'latin1');
@@ -32,6 +33,7 @@ const EXPECT = name('expect');
 const X_FORWARDED_FOR = name('x-forwarded-for');
 const X_FORWARDED_PROTO = name('x-forwarded-proto');
 const X_FORWARDED_HOST = name('x-forwarded-host');
+const IDEMPOTENCY_KEY = name('idempotency-key');
 
 /**
  * Which known field the name buf[start, end) is, case-insensitively. One switch on the length, then at
@@ -54,7 +56,8 @@ export function knownField(buf: Buffer, start: number, end: number): Known {
     case 14:
       return equalsLower(buf, start, end, CONTENT_LENGTH) ? Known.ContentLength : Known.Other;
     case 15:
-      return equalsLower(buf, start, end, X_FORWARDED_FOR) ? Known.XForwardedFor : Known.Other;
+      if (equalsLower(buf, start, end, X_FORWARDED_FOR)) return Known.XForwardedFor;
+      return equalsLower(buf, start, end, IDEMPOTENCY_KEY) ? Known.IdempotencyKey : Known.Other;
     case 16:
       if (equalsLower(buf, start, end, PROXY_CONNECTION)) return Known.ProxyConnection;
       return equalsLower(buf, start, end, X_FORWARDED_HOST) ? Known.XForwardedHost : Known.Other;

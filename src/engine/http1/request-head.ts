@@ -34,6 +34,8 @@ export interface RequestHead {
   /** Existing X-Forwarded-For, to append to. */
   forwardedFor: string | undefined;
   idempotent: boolean;
+  /** A non-empty Idempotency-Key header came: the client makes a second copy harmless (forwarded unchanged). */
+  idempotencyKey: boolean;
   /** Header lines to forward: [start, end) pairs into the head buffer, CRLF included (never Transfer-Encoding: see rewrite.ts). */
   keep: number[];
 }
@@ -95,6 +97,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     hostFromTarget: false,
     forwardedFor: undefined,
     idempotent: IDEMPOTENT.has(method),
+    idempotencyKey: false,
     keep: [],
   };
   const fields = REQUEST_FIELDS;
@@ -189,6 +192,11 @@ class RequestFields implements FieldVisitor {
         head.forwardedFor = head.forwardedFor === undefined ? v : `${head.forwardedFor}, ${v}`;
         break;
       }
+      case Known.IdempotencyKey:
+        // draft-ietf-httpapi-idempotency-key-header: the key identifies one operation; the node (or the
+        // function) answers a second copy with the first result. Forwarded as it came.
+        if (valueEnd > valueStart) head.idempotencyKey = true;
+        break;
       case Known.KeepAlive:
       case Known.ProxyConnection:
       case Known.TE:

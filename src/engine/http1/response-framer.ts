@@ -2,7 +2,7 @@ import { owned } from '../read-arena.js';
 import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
 import { findHeadEnd } from './head-scan.js';
-import { BodyKind, parseResponseHead, type ResponseHead } from './response-head.js';
+import { BodyKind, parseResponseHead, type NotExecutedMatch, type ResponseHead } from './response-head.js';
 
 /** A response head from a node larger than this is refused (502). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -48,7 +48,14 @@ export class ResponseFramer {
     private readonly sink: ResponseSink,
     private readonly isHeadRequest: boolean,
     private readonly dechunk: boolean,
+    /** The --not-executed-header marker (undefined: off). */
+    private readonly marker?: NotExecutedMatch,
   ) {}
+
+  /** Stop framing: the sink dropped this response (later bytes, even of this read, are never reported). */
+  stop(): void {
+    this.done = true;
+  }
 
   /** The final head, once received. */
   get head(): ResponseHead | null {
@@ -73,13 +80,14 @@ export class ResponseFramer {
         return;
       }
       if (end > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
-      const res = parseResponseHead(buf, end, this.isHeadRequest);
+      const res = parseResponseHead(buf, end, this.isHeadRequest, this.marker);
       this.scanned = 0;
       if (res.status >= 200) {
         this.res = res;
         if (res.bodyKind === BodyKind.Length) this.lengthLeft = res.contentLength;
         else if (res.bodyKind === BodyKind.Chunked) this.decoder = new ChunkedDecoder(MAX_RESPONSE_HEAD, this.dechunk);
         this.sink.onResponseHead(res, buf);
+        if (this.done) return; // stopped by the sink
         this.feedBody(buf, end);
         return;
       }

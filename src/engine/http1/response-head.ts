@@ -1,4 +1,4 @@
-import { CR, FIELD_VALUE, HTAB, LF, SP } from './chars.js';
+import { CR, FIELD_VALUE, HTAB, LF, SP, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, readFields } from './field-line.js';
@@ -28,13 +28,34 @@ export interface ResponseHead {
   keep: number[];
   /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
   transferEncoding: [number, number] | undefined;
+  /** A 503 or 429 carrying the "not executed" marker: the node says it never ran the request. */
+  notExecuted: boolean;
+}
+
+/** The --not-executed-header marker as the parser compares it: bytes, built once per engine. */
+export interface NotExecutedMatch {
+  /** The field name, lower case. */
+  readonly name: Buffer;
+  /** The exact value (after trimming surrounding whitespace), or undefined for any value. */
+  readonly value: Buffer | undefined;
+}
+
+/** The parser's form of a marker; undefined when it is off. */
+export function notExecutedMatch(marker: { kind: 'off' } | { kind: 'header'; name: string; value?: string }): NotExecutedMatch | undefined {
+  if (marker.kind === 'off') return undefined;
+  return {
+    name: Buffer.from(marker.name.toLowerCase(), 'latin1'),
+    value: marker.value === undefined ? undefined : Buffer.from(marker.value, 'latin1'),
+  };
 }
 
 /**
  * Parses a response head from a node: buf[0, headEnd). `requestMethod` decides HEAD semantics.
- * A node's response we cannot frame safely is a FramingError (the caller answers 502).
+ * A node's response we cannot frame safely is a FramingError (the caller answers 502). `marker`: the
+ * "not executed" header, never forwarded (whatever its value or the status); it sets `notExecuted` on a
+ * 503 or 429 whose value matches.
  */
-export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: boolean): ResponseHead {
+export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: boolean, marker?: NotExecutedMatch): ResponseHead {
   // status-line = HTTP-version SP 3DIGIT SP [reason] CRLF (a missing SP before an empty reason is tolerated)
   if (buf[0] !== 0x48 || buf[1] !== 0x54 || buf[2] !== 0x54 || buf[3] !== 0x50 || buf[4] !== 0x2f || buf[5] !== 0x31 || buf[6] !== 0x2e) {
     throw new FramingError(502, 'malformed status line from node');
@@ -56,7 +77,7 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   const version = minor === 0x31 ? 11 : 10;
 
   const fields = RESPONSE_FIELDS;
-  fields.begin();
+  fields.begin(marker);
   const keep: number[] = [];
   readFields(buf, lineEnd, headEnd, 502, fields, keep);
   const { contentLength, sawTransferEncoding, chunkedLast, closeToken, keepAliveToken, listed, transferEncoding } = fields;
@@ -89,6 +110,7 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
     lineEnd,
     keep,
     transferEncoding,
+    notExecuted: fields.markerMatched && (status === 503 || status === 429),
   };
   if (listed !== undefined) head.keep = withoutListedHeaders(buf, head.keep, listed);
   return head;
@@ -105,8 +127,14 @@ class ResponseFields implements FieldVisitor {
   /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
   transferEncoding: [number, number] | undefined;
 
+  private marker: NotExecutedMatch | undefined;
+  /** The marker header came with its value. */
+  markerMatched = false;
+
   /** One parser at a time (parsing is synchronous): a single instance, reset per head. */
-  begin(): void {
+  begin(marker: NotExecutedMatch | undefined): void {
+    this.marker = marker;
+    this.markerMatched = false;
     this.contentLength = -1;
     this.sawTransferEncoding = false;
     this.chunkedLast = false;
@@ -116,7 +144,7 @@ class ResponseFields implements FieldVisitor {
     this.transferEncoding = undefined;
   }
 
-  field(buf: Buffer, known: Known, lineStart: number, _nameEnd: number, valueStart: number, valueEnd: number, lineEnd: number): boolean {
+  field(buf: Buffer, known: Known, lineStart: number, nameEnd: number, valueStart: number, valueEnd: number, lineEnd: number): boolean {
     switch (known) {
       case Known.ContentLength: {
         const n = parseLengthFromNode(buf, valueStart, valueEnd);
@@ -152,8 +180,18 @@ class ResponseFields implements FieldVisitor {
       case Known.Trailer:
       case Known.TE:
         return false; // hop-by-hop
-      default:
-        return true;
+      default: {
+        // The marker: a length compare per other line when configured (equalsLower), the bytes only when it fits.
+        const marker = this.marker;
+        if (marker === undefined || !equalsLower(buf, lineStart, nameEnd, marker.name)) return true;
+        const value = marker.value;
+        if (
+          value === undefined ||
+          (valueEnd - valueStart === value.length && buf.compare(value, 0, value.length, valueStart, valueEnd) === 0)
+        )
+          this.markerMatched = true;
+        return false; // ours: never forwarded
+      }
     }
   }
 }
