@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { NodeLoads, pickWithRoom } from '../src/engine/node-loads.js';
 import { GradualReturn } from '../src/hashing/gradual-return.js';
 import { Ranking } from '../src/hashing/rendezvous.js';
+import { DEFAULT_WAIT_SPILL, WaitSpill } from '../src/hashing/wait-spill.js';
 
 interface Settings {
   seconds: number;
@@ -33,11 +34,14 @@ interface Strategy {
   name: string;
   balanceFactor: number;
   warmupMs: number;
+  /** Wait-aware spill thresholds (ms), or null. */
+  waitSpill?: { from: number; full: number };
 }
 
 const STRATEGIES: Strategy[] = [
   { name: 'plain HRW', balanceFactor: 0, warmupMs: 0 },
   { name: 'bounded loads 1.25', balanceFactor: 1.25, warmupMs: 0 },
+  { name: 'wait-aware 50ms:200ms', balanceFactor: 0, warmupMs: 0, waitSpill: { from: 50, full: 200 } },
   { name: 'gradual return 10s', balanceFactor: 0, warmupMs: 10_000 },
   { name: 'bounded 1.25 + gradual 10s', balanceFactor: 1.25, warmupMs: 10_000 },
 ];
@@ -149,13 +153,22 @@ function simulate(s: Settings, strategy: Strategy): Result {
   const loads = new NodeLoads(s.nodes, strategy.balanceFactor || 1);
   const gradual = new GradualReturn(s.nodes, strategy.warmupMs, () => now);
   const health = { isUp: (i: number) => nodes[i]!.up };
+  const waits =
+    strategy.waitSpill === undefined
+      ? null
+      : new WaitSpill(
+          s.nodes,
+          { ...DEFAULT_WAIT_SPILL, spillFrom: strategy.waitSpill.from, spillFull: strategy.waitSpill.full },
+          () => now,
+          rnd,
+        );
   const end = s.seconds * 1000;
   // The first fifth warms the cluster up (every function starts cold) and is not measured.
   const measureFrom = end * 0.2;
   const downAt = end * 0.4;
   const upAt = end * 0.6;
   const victim = 1;
-  const waits: number[] = [];
+  const waitTimes: number[] = [];
   let coldStarts = 0;
   let coldAfterRecovery = 0;
   const coldPerSecond: number[] = [];
@@ -168,6 +181,7 @@ function simulate(s: Settings, strategy: Strategy): Result {
   events.push({ at: upAt, kind: 'up' });
 
   const start = (n: number, call: Call): void => {
+    // (n is the node the call runs on; its report below feeds the wait-aware strategy.)
     const node = nodes[n]!;
     node.busy++;
     const at = node.idle.lastIndexOf(call.fn);
@@ -186,7 +200,9 @@ function simulate(s: Settings, strategy: Strategy): Result {
       if (node.idle.length + node.running >= s.containers && node.idle.length > 0) node.idle.shift();
     }
     node.running++;
-    if (measured) waits.push(now - call.arrived);
+    if (measured) waitTimes.push(now - call.arrived);
+    // The node says how long the call waited before it started, as fnproject nodes do.
+    waits?.report(keys[call.fn]!, n, now - call.arrived);
     events.push({ at: now + ms, kind: 'done', node: n, fn: call.fn });
   };
 
@@ -198,7 +214,8 @@ function simulate(s: Settings, strategy: Strategy): Result {
       events.push({ at: now - Math.log(1 - rnd()) * (1000 / s.rate), kind: 'arrive' });
       const fn = pickZipf(cdf, rnd());
       const order0 = ranking.rank(keys[fn]!);
-      const order = gradual.active ? gradual.order(keys[fn]!, order0) : order0;
+      let order = gradual.active ? gradual.order(keys[fn]!, order0) : order0;
+      if (waits !== null && waits.size > 0) order = waits.order(keys[fn]!, order);
       const upNodes = nodes.filter((x) => x.up).length;
       let n: number;
       if (strategy.balanceFactor > 0) {
@@ -231,16 +248,16 @@ function simulate(s: Settings, strategy: Strategy): Result {
       gradual.nodeUp(victim);
     }
   }
-  waits.sort((a, b) => a - b);
+  waitTimes.sort((a, b) => a - b);
   const served = nodes.map((x) => x.served);
   const mean = served.reduce((a, b) => a + b, 0) / served.length;
   return {
     calls,
     coldStarts,
     coldAfterRecovery,
-    peakColdPerSecond: Math.max(0, ...coldPerSecond.map((n) => n ?? 0)),
+    peakColdPerSecond: Math.max(0, ...Array.from(coldPerSecond, (n) => n ?? 0)),
     maxOverMean: Math.max(...served) / mean,
-    p99QueueMs: waits[Math.floor(waits.length * 0.99)] ?? 0,
+    p99QueueMs: waitTimes[Math.floor(waitTimes.length * 0.99)] ?? 0,
     movedBack,
   };
 }

@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { functionKey, headerKey } from './hashing/routing-key.js';
 import { GradualReturn } from './hashing/gradual-return.js';
 import { Ranking } from './hashing/rendezvous.js';
+import { DEFAULT_WAIT_SPILL, WaitSpill } from './hashing/wait-spill.js';
 import { HealthChecker } from './health/health-checker.js';
 import type { HealthChangeListener, HealthView } from './health/health-view.js';
 import { createLogger, type Logger } from './log.js';
@@ -100,6 +101,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private readonly engine: Engine;
   private readonly rankings: Ranking;
   private readonly gradualReturn: GradualReturn;
+  private readonly waitSpill: WaitSpill | null;
   private readonly health: HealthView;
   private readonly healthIsLocal: boolean;
   private readonly log: Logger;
@@ -126,6 +128,9 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.nodesUp = options.nodes.length;
     this.rankings = new Ranking(options.nodes);
     this.gradualReturn = new GradualReturn(options.nodes.length, options.warmup);
+    const spill = options.waitSpill;
+    this.waitSpill =
+      spill === null ? null : new WaitSpill(options.nodes.length, { ...DEFAULT_WAIT_SPILL, spillFrom: spill.from, spillFull: spill.full });
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
@@ -153,8 +158,15 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
 
   ranking(head: RequestHead): readonly number[] {
     const key = this.routingKey(head);
-    const ranking = this.rankings.rank(key);
-    return this.gradualReturn.active ? this.gradualReturn.order(key, ranking) : ranking;
+    let ranking = this.rankings.rank(key);
+    if (this.gradualReturn.active) ranking = this.gradualReturn.order(key, ranking);
+    // Only functions some node reported waits for have an entry: the common case is one size check.
+    if (this.waitSpill !== null && this.waitSpill.size > 0) ranking = this.waitSpill.order(key, ranking);
+    return ranking;
+  }
+
+  reportWait(head: RequestHead, node: number, waitMs: number): void {
+    this.waitSpill?.report(this.routingKey(head), node, waitMs);
   }
 
   private routingKey(head: RequestHead): string {

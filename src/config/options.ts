@@ -1,5 +1,11 @@
 import type { NodeAddress } from '../membership/address.js';
 
+/** Wait-aware spill thresholds, in ms: spilling starts above `from`, is at its most from `full` on. */
+export interface WaitSpillRange {
+  readonly from: number;
+  readonly full: number;
+}
+
 /** How the routing key of a request is chosen. */
 export type HashKeySource = { readonly kind: 'function' } | { readonly kind: 'header'; readonly name: string };
 
@@ -29,6 +35,11 @@ export interface BalancerOptions {
   balanceFactor: number;
   /** Gradual return: a node that comes back takes its functions back over this long (ms); 0 = at once. */
   warmup: number;
+  /**
+   * Wait-aware spill: a node whose average reported wait (XXX-FXLB-WAIT) for a function passes `from` ms
+   * hands on a growing share of that function's calls, down to 10% kept at `full` ms; null = off.
+   */
+  waitSpill: WaitSpillRange | null;
   /** Active health checks. `hcPath` "" means a TCP connect check. */
   hcInterval: number;
   hcTimeout: number;
@@ -84,6 +95,7 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   hashKey: { kind: 'function' },
   balanceFactor: 0,
   warmup: 0,
+  waitSpill: { from: 500, full: 2000 },
   hcInterval: 1000,
   hcTimeout: 1000,
   hcPath: '/version',
@@ -128,4 +140,5 @@ export type EngineOptions = Pick<
   | 'retryBudgetMin'
   | 'hashKey'
   | 'balanceFactor'
+  | 'waitSpill'
 >;

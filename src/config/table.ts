@@ -2,7 +2,14 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { NodeAddress } from '../membership/address.js';
 import { formatDuration, MAX_DURATION_MS, parseDuration } from './duration.js';
-import { DEFAULT_OPTIONS, type AccessLogMode, type BalancerOptions, type HashKeySource, type NotExecutedMarker } from './options.js';
+import {
+  DEFAULT_OPTIONS,
+  type AccessLogMode,
+  type BalancerOptions,
+  type HashKeySource,
+  type NotExecutedMarker,
+  type WaitSpillRange,
+} from './options.js';
 import { parseHostPort, parseNodeList } from './parse-address.js';
 import { formatSize, parseSize } from './size.js';
 
@@ -228,6 +235,30 @@ function checkHashKey(value: unknown): void {
   throw new ConfigError(`invalid hash key ${shownValue(value)} (use {kind: 'function'} or {kind: 'header', name})`);
 }
 
+function formatWaitSpill(range: WaitSpillRange | null): string {
+  return range === null ? 'off' : `${formatDuration(range.from)}:${formatDuration(range.full)}`;
+}
+
+function parseWaitSpill(text: string): WaitSpillRange | null {
+  if (text === 'off') return null;
+  const parts = text.split(':');
+  if (parts.length !== 2) throw new ConfigError(`invalid wait spill ${JSON.stringify(text)} (use from:full such as 500ms:2s, or off)`);
+  return { from: parseDuration(parts[0]!), full: parseDuration(parts[1]!) };
+}
+
+function checkWaitSpill(value: unknown): void {
+  if (value === null) return;
+  const range = value as Partial<Record<keyof WaitSpillRange, unknown>> | undefined;
+  const from = range?.from;
+  const full = range?.full;
+  const ok = typeof from === 'number' && typeof full === 'number' && Number.isInteger(from) && Number.isInteger(full);
+  if (!ok || from <= 0 || full <= from || full > MAX_DURATION_MS) {
+    // Shown as the command line spells it, so both paths give one message.
+    const shown = ok && from >= 0 && full >= 0 ? JSON.stringify(`${formatDuration(from)}:${formatDuration(full)}`) : shownValue(value);
+    throw new ConfigError(`invalid wait spill ${shown} (from must be above 0 and full above from, e.g. 500ms:2s; or off)`);
+  }
+}
+
 /** A plain decimal number: "1.25", "2", "0". */
 function parseFactor(text: string): number {
   if (!/^\d+(?:\.\d+)?$/.test(text))
@@ -422,6 +453,14 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     'A node that comes back takes its functions back gradually over this long, function by function (0 = at once).',
     true,
   ),
+  option('wait-spill', 'waitSpill', {
+    placeholder: '<from:full|off>',
+    description:
+      'A node reporting a longer average wait (XXX-FXLB-WAIT) than from for a function hands on a growing share of its calls, down to 10% kept at full.',
+    defaultText: formatWaitSpill(DEFAULT_OPTIONS.waitSpill),
+    parse: parseWaitSpill,
+    check: checkWaitSpill,
+  }),
   durationOption('hc-interval', 'hcInterval', 'Time between two health checks of a node.'),
   durationOption('hc-timeout', 'hcTimeout', 'A health check not answered within this fails.'),
   option('hc-path', 'hcPath', {

@@ -45,6 +45,7 @@ export class Engine {
         options.retryBudgetWindow,
       ),
       marker: notExecutedMatch(options.notExecutedHeader),
+      readWait: options.waitSpill !== null,
     };
     const hashKey = options.hashKey;
     this.headOptions = { hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined };

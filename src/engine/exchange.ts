@@ -25,6 +25,8 @@ export interface EngineContext {
   readonly budget: RetryBudget;
   /** --not-executed-header, as the response parser compares it (undefined: off). */
   readonly marker: NotExecutedMatch | undefined;
+  /** Nodes' XXX-FXLB-WAIT is read, stripped and reported to routing (wait-aware spill is on). */
+  readonly readWait: boolean;
 }
 
 /** The client connection as an exchange sees it: the exchange asks, the connection owns the socket. */
@@ -179,7 +181,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     this.attempts++;
     this.requestSent = false;
     this.responseBytes = false;
-    this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10, this.ctx.marker);
+    this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10, this.ctx.marker, this.ctx.readWait);
     const conn = this.ctx.pools[index].acquire(this, sameNodeFresh);
     this.conn = conn;
     if (conn.connected) this.send(conn);
@@ -298,6 +300,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   }
 
   onResponseHead(res: ResponseHead, buf: Buffer): void {
+    if (res.waitMs >= 0) this.ctx.dispatcher.reportWait(this.head, this.node, res.waitMs);
     if (res.notExecuted) {
       // The node says it did not run the request: the policy may send it on. Then this response is
       // dropped (the framer reports nothing more of it) with its connection: destroyed rather than

@@ -10,6 +10,8 @@ export interface Dispatcher {
   isUp(index: number): boolean;
   /** How many nodes are up (bounded loads share the load among them). */
   upCount(): number;
+  /** A node said how long this request waited there before it started (XXX-FXLB-WAIT), in ms. */
+  reportWait(head: RequestHead, node: number, waitMs: number): void;
   /** finished() uses `ms`: when false the engine does not read the clock per request. */
   readonly timesRequests: boolean;
   /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */

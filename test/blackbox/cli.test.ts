@@ -312,6 +312,7 @@ describe('fnlb: environment variables', () => {
       'hash-key': 'header:X-Fn-Id',
       'balance-factor': '1.5',
       warmup: '10s',
+      'wait-spill': '1s:4s',
       'hc-interval': '100ms',
       'hc-timeout': '200ms',
       'hc-path': '/version',

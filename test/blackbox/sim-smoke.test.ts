@@ -25,7 +25,7 @@ function rows(stdout: string): Map<string, number[]> {
 }
 
 it(
-  'sim --seconds 30: four strategies, repeatable, bounded loads flatten the load, gradual return softens the recovery',
+  'sim --seconds 30: five strategies, repeatable, bounded loads flatten the load, gradual return softens the recovery',
   { timeout: 60_000 },
   async () => {
     const a = await runScript(SIM_ENTRY, ['--seconds', '30'], 30_000);
@@ -33,7 +33,10 @@ it(
     assert.equal(a.code, 0, a.output);
     assert.equal(a.stdout, b.stdout, 'the same seed gives the same table');
     const table = rows(a.stdout);
-    assert.deepEqual([...table.keys()], ['plain HRW', 'bounded loads 1.25', 'gradual return 10s', 'bounded 1.25 + gradual 10s']);
+    assert.deepEqual(
+      [...table.keys()],
+      ['plain HRW', 'bounded loads 1.25', 'wait-aware 50ms:200ms', 'gradual return 10s', 'bounded 1.25 + gradual 10s'],
+    );
     // Columns: calls, cold starts, cold after recovery, peak cold/s, calls back on the node, max load / mean, p99 queueing.
     const plain = table.get('plain HRW')!;
     const bounded = table.get('bounded loads 1.25')!;

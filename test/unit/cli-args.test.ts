@@ -432,6 +432,7 @@ describe('parseCommandLine', () => {
     ['hash-key', 'header:X-Fn-Id', { hashKey: { kind: 'header', name: 'x-fn-id' } }],
     ['balance-factor', '1.25', { balanceFactor: 1.25 }],
     ['warmup', '30s', { warmup: 30_000 }],
+    ['wait-spill', '1s:5s', { waitSpill: { from: 1000, full: 5000 } }],
     ['hc-interval', '250ms', { hcInterval: 250 }],
     ['hc-timeout', '1.5s', { hcTimeout: 1500 }],
     ['hc-path', '/health', { hcPath: '/health' }],

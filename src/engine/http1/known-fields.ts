@@ -17,6 +17,8 @@ export const enum Known {
   XForwardedProto,
   XForwardedHost,
   IdempotencyKey,
+  /** XXX-FXLB-WAIT: how long a call waited on the node before it started (fnproject nodes). */
+  FxlbWait,
 }
 
 const name = (s: string) => Buffer.from(s, 'latin1');
@@ -34,6 +36,7 @@ const X_FORWARDED_FOR = name('x-forwarded-for');
 const X_FORWARDED_PROTO = name('x-forwarded-proto');
 const X_FORWARDED_HOST = name('x-forwarded-host');
 const IDEMPOTENCY_KEY = name('idempotency-key');
+const XXX_FXLB_WAIT = name('xxx-fxlb-wait');
 
 /**
  * Which known field the name buf[start, end) is, case-insensitively. One switch on the length, then at
@@ -53,6 +56,8 @@ export function knownField(buf: Buffer, start: number, end: number): Known {
     case 10:
       if (equalsLower(buf, start, end, CONNECTION)) return Known.Connection;
       return equalsLower(buf, start, end, KEEP_ALIVE) ? Known.KeepAlive : Known.Other;
+    case 13:
+      return equalsLower(buf, start, end, XXX_FXLB_WAIT) ? Known.FxlbWait : Known.Other;
     case 14:
       return equalsLower(buf, start, end, CONTENT_LENGTH) ? Known.ContentLength : Known.Other;
     case 15:

@@ -50,6 +50,8 @@ export class ResponseFramer {
     private readonly dechunk: boolean,
     /** The --not-executed-header marker (undefined: off). */
     private readonly marker?: NotExecutedMatch,
+    /** Read XXX-FXLB-WAIT (wait-aware spill is on). */
+    private readonly readWait = false,
   ) {}
 
   /** Stop framing: the sink dropped this response (later bytes, even of this read, are never reported). */
@@ -80,7 +82,7 @@ export class ResponseFramer {
         return;
       }
       if (end > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
-      const res = parseResponseHead(buf, end, this.isHeadRequest, this.marker);
+      const res = parseResponseHead(buf, end, this.isHeadRequest, this.marker, this.readWait);
       this.scanned = 0;
       if (res.status >= 200) {
         this.res = res;

@@ -2,6 +2,7 @@ import { CR, FIELD_VALUE, HTAB, LF, SP, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, readFields } from './field-line.js';
+import { parseGoDuration } from './go-duration.js';
 import { Known } from './known-fields.js';
 import { parseLength, splitTokens } from './request-head.js';
 
@@ -30,6 +31,8 @@ export interface ResponseHead {
   transferEncoding: [number, number] | undefined;
   /** A 503 or 429 carrying the "not executed" marker: the node says it never ran the request. */
   notExecuted: boolean;
+  /** The node's XXX-FXLB-WAIT in ms when read (readWait) and readable, else NaN. */
+  waitMs: number;
 }
 
 /** The --not-executed-header marker as the parser compares it: bytes, built once per engine. */
@@ -55,7 +58,14 @@ export function notExecutedMatch(marker: { kind: 'off' } | { kind: 'header'; nam
  * "not executed" header, never forwarded (whatever its value or the status); it sets `notExecuted` on a
  * 503 or 429 whose value matches.
  */
-export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: boolean, marker?: NotExecutedMatch): ResponseHead {
+export function parseResponseHead(
+  buf: Buffer,
+  headEnd: number,
+  isHeadRequest: boolean,
+  marker?: NotExecutedMatch,
+  /** Read and strip XXX-FXLB-WAIT (wait-aware spill is on); otherwise it is an ordinary header. */
+  readWait = false,
+): ResponseHead {
   // status-line = HTTP-version SP 3DIGIT SP [reason] CRLF (a missing SP before an empty reason is tolerated)
   if (buf[0] !== 0x48 || buf[1] !== 0x54 || buf[2] !== 0x54 || buf[3] !== 0x50 || buf[4] !== 0x2f || buf[5] !== 0x31 || buf[6] !== 0x2e) {
     throw new FramingError(502, 'malformed status line from node');
@@ -77,7 +87,7 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
   const version = minor === 0x31 ? 11 : 10;
 
   const fields = RESPONSE_FIELDS;
-  fields.begin(marker);
+  fields.begin(marker, readWait);
   const keep: number[] = [];
   readFields(buf, lineEnd, headEnd, 502, fields, keep);
   const { contentLength, sawTransferEncoding, chunkedLast, closeToken, keepAliveToken, listed, transferEncoding } = fields;
@@ -111,6 +121,7 @@ export function parseResponseHead(buf: Buffer, headEnd: number, isHeadRequest: b
     keep,
     transferEncoding,
     notExecuted: fields.markerMatched && (status === 503 || status === 429),
+    waitMs: fields.waitMs,
   };
   if (listed !== undefined) head.keep = withoutListedHeaders(buf, head.keep, listed);
   return head;
@@ -130,10 +141,15 @@ class ResponseFields implements FieldVisitor {
   private marker: NotExecutedMatch | undefined;
   /** The marker header came with its value. */
   markerMatched = false;
+  private readWait = false;
+  /** XXX-FXLB-WAIT in ms, NaN if absent or unreadable. */
+  waitMs = NaN;
 
   /** One parser at a time (parsing is synchronous): a single instance, reset per head. */
-  begin(marker: NotExecutedMatch | undefined): void {
+  begin(marker: NotExecutedMatch | undefined, readWait: boolean): void {
     this.marker = marker;
+    this.readWait = readWait;
+    this.waitMs = NaN;
     this.markerMatched = false;
     this.contentLength = -1;
     this.sawTransferEncoding = false;
@@ -180,6 +196,10 @@ class ResponseFields implements FieldVisitor {
       case Known.Trailer:
       case Known.TE:
         return false; // hop-by-hop
+      case Known.FxlbWait:
+        if (!this.readWait) return true; // wait-aware spill is off: not ours
+        this.waitMs = parseGoDuration(buf.toString('latin1', valueStart, valueEnd));
+        return false; // ours: never forwarded
       default: {
         // The marker: a length compare per other line when configured (equalsLower), the bytes only when it fits.
         const marker = this.marker;
