@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
 import { functionKey, rankNodes } from '../../src/index.js';
-import { cleanup, startFnlb } from '../../harness/processes.js';
+import { cleanup, startFnlb, type FnlbProcess } from '../../harness/processes.js';
 import { startRawBackend, type RawBackend } from '../../harness/nodes/raw-backend.js';
 import { httpRequest } from '../../harness/client/raw-client.js';
 
@@ -26,6 +26,12 @@ async function node(index: number, wait: () => string): Promise<RawBackend> {
   });
   raws.push(r);
   return r;
+}
+
+/** fnlb before the raw nodes, with rare TCP health checks (the raw nodes answer only the test's script). */
+function balancer(nodes: RawBackend[], extra: string[] = []): Promise<FnlbProcess> {
+  const args = ['--listen', '127.0.0.1:0', '--nodes', nodes.map((n) => n.id).join(','), '--access-log', 'off'];
+  return startFnlb([...args, '--hc-path=', '--hc-interval', '10s', ...extra]);
 }
 
 async function calls(port: number, n: number): Promise<{ byNode: Map<string, number>; sawWaitHeader: boolean }> {
@@ -54,17 +60,7 @@ describe('wait-aware spill (--wait-spill)', () => {
     owner.setScript(() => [
       { write: `HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Node: n${ranking[0]}\r\nXXX-FXLB-WAIT: ${ownerWait}\r\n\r\nn${ranking[0]}` },
     ]);
-    const lb = await startFnlb([
-      '--listen',
-      '127.0.0.1:0',
-      '--nodes',
-      nodes.map((n) => n.id).join(','),
-      '--access-log',
-      'off',
-      '--hc-path=',
-      '--hc-interval',
-      '10s',
-    ]);
+    const lb = await balancer(nodes);
     const first = await calls(lb.port, 200);
     assert.equal(first.sawWaitHeader, false, 'XXX-FXLB-WAIT reached a client');
     const ownerName = `n${ranking[0]}`;
@@ -85,19 +81,7 @@ describe('wait-aware spill (--wait-spill)', () => {
 
   test('--wait-spill off: the header is an ordinary header and nothing spills', async () => {
     const nodes = [await node(0, () => '3s'), await node(1, () => '3s')];
-    const lb = await startFnlb([
-      '--listen',
-      '127.0.0.1:0',
-      '--nodes',
-      nodes.map((n) => n.id).join(','),
-      '--access-log',
-      'off',
-      '--hc-path=',
-      '--hc-interval',
-      '10s',
-      '--wait-spill',
-      'off',
-    ]);
+    const lb = await balancer(nodes, ['--wait-spill', 'off']);
     const r = await calls(lb.port, 40);
     assert.equal(r.sawWaitHeader, true);
     assert.equal(r.byNode.size, 1, `calls spread: ${JSON.stringify([...r.byNode])}`);
