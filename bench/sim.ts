@@ -152,7 +152,7 @@ function simulate(s: Settings, strategy: Strategy): Result {
   let now = 0;
   const loads = new NodeLoads(s.nodes, strategy.balanceFactor || 1);
   const gradual = new GradualReturn(s.nodes, strategy.warmupMs, () => now);
-  const health = { isUp: (i: number) => nodes[i]!.up };
+  const health = { isUp: (i: number) => nodes[i]!.up, warmth: (i: number) => gradual.progress(i) };
   const waits =
     strategy.waitSpill === undefined
       ? null
@@ -216,7 +216,8 @@ function simulate(s: Settings, strategy: Strategy): Result {
       const order0 = ranking.rank(keys[fn]!);
       let order = gradual.active ? gradual.order(keys[fn]!, order0) : order0;
       if (waits !== null && waits.size > 0) order = waits.order(keys[fn]!, order);
-      const upNodes = nodes.filter((x) => x.up).length;
+      let upNodes = 0;
+      for (let i = 0; i < s.nodes; i++) if (nodes[i]!.up) upNodes += gradual.progress(i);
       let n: number;
       if (strategy.balanceFactor > 0) {
         const p = pickWithRoom(order, 0, null, health, loads, upNodes);

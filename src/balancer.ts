@@ -178,7 +178,15 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   upCount(): number {
-    return this.nodesUp;
+    if (!this.gradualReturn.active) return this.nodesUp;
+    // A warming node counts by its warmth: the others' bounds shrink only as it takes load back.
+    let up = 0;
+    for (let i = 0; i < this.nodeList.length; i++) if (this.health.isUp(i)) up += this.gradualReturn.progress(i);
+    return up;
+  }
+
+  warmth(index: number): number {
+    return this.gradualReturn.progress(index);
   }
 
   nodeFailed(index: number, reason: string): void {

@@ -1,6 +1,11 @@
 /** What node choice needs to know of health. */
 export interface NodeHealth {
   isUp(index: number): boolean;
+  /**
+   * The share of a full load the node may carry now, in [0, 1]: below 1 while it warms up after coming
+   * back (gradual return), so spilled calls do not reach it before its own functions do.
+   */
+  warmth(index: number): number;
 }
 
 /**
@@ -21,7 +26,7 @@ export function pickWithRoom(
     if (taken !== null && taken.includes(p)) continue;
     const node = ranking[p];
     if (!health.isUp(node)) continue;
-    if (loads.hasRoom(node, upNodes)) return p;
+    if (loads.hasRoom(node, upNodes, health.warmth(node))) return p;
     if (firstFull === -1) firstFull = p;
   }
   return firstFull;
@@ -57,9 +62,12 @@ export class NodeLoads {
     this.total--;
   }
 
-  /** The node can take one more request without passing the bound, with `upNodes` nodes sharing the load. */
-  hasRoom(node: number, upNodes: number): boolean {
-    const bound = Math.ceil((this.factor * (this.total + 1)) / (upNodes > 0 ? upNodes : 1));
+  /**
+   * The node can take one more request without passing the bound, with `upNodes` nodes sharing the
+   * load; `warmth` (0..1) scales a warming node's bound down (its functions are still coming back).
+   */
+  hasRoom(node: number, upNodes: number, warmth = 1): boolean {
+    const bound = Math.ceil((warmth * this.factor * (this.total + 1)) / (upNodes > 0 ? upNodes : 1));
     return this.inFlight[node] < bound;
   }
 

@@ -8,8 +8,10 @@ export interface Dispatcher {
   /** Node indices for this request, owner first (the same array may be shared; do not mutate). */
   ranking(head: RequestHead): readonly number[];
   isUp(index: number): boolean;
-  /** How many nodes are up (bounded loads share the load among them). */
+  /** How many nodes are up (bounded loads share the load among them); a warming node counts by its warmth. */
   upCount(): number;
+  /** The share of a full load a node may carry now (below 1 while it warms up after coming back). */
+  warmth(index: number): number;
   /** A node said how long this request waited there before it started (XXX-FXLB-WAIT), in ms. */
   reportWait(head: RequestHead, node: number, waitMs: number): void;
   /** finished() uses `ms`: when false the engine does not read the clock per request. */

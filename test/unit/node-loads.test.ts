@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { NodeLoads, pickWithRoom } from '../../src/engine/node-loads.js';
 
-const ALL_UP = { isUp: () => true };
+const ALL_UP = { isUp: () => true, warmth: () => 1 };
 
 /** The exchange's first choice: the first node of the ranking with room, else the first node up. */
 function choose(loads: NodeLoads, ranking: readonly number[]): number {
@@ -31,7 +31,7 @@ describe('bounded loads', () => {
     const loads = new NodeLoads(4, 1);
     const ranking = [2, 0, 3, 1];
     const down = new Set([0]);
-    const health = { isUp: (n: number) => !down.has(n) };
+    const health = { isUp: (n: number) => !down.has(n), warmth: () => 1 };
     assert.equal(pickWithRoom(ranking, 0, null, health, loads, 3), 0); // node 2, idle
     loads.start(2); // 1 in flight over 3 nodes up at factor 1: ⌈2 / 3⌉ = 1, node 2 is full
     assert.equal(pickWithRoom(ranking, 0, null, health, loads, 3), 2); // node 0 is down: node 3
@@ -39,6 +39,16 @@ describe('bounded loads', () => {
     assert.equal(pickWithRoom(ranking, 0, [2, 3], health, loads, 3), 0); // only node 2 left, full: taken anyway
     down.add(2);
     assert.equal(pickWithRoom(ranking, 0, [2, 3], health, loads, 3), -1);
+  });
+
+  it('a warming node has room in proportion to its warmth: spilled calls reach it only as it warms', () => {
+    const loads = new NodeLoads(3, 1.25);
+    for (let i = 0; i < 8; i++) loads.start(0); // the owner is busy: ⌈1.25 × 9 / 3⌉ = 4, it is full
+    const ranking = [0, 1, 2];
+    const warming = (w: number) => ({ isUp: () => true, warmth: (n: number) => (n === 1 ? w : 1) });
+    assert.equal(ranking[pickWithRoom(ranking, 0, null, warming(0), loads, 3)], 2); // node 1 just came back
+    assert.equal(ranking[pickWithRoom(ranking, 0, null, warming(1), loads, 3)], 1); // node 1 warm
+    assert.equal(loads.hasRoom(1, 3, 0.2), true); // ⌈0.2 × 3.75⌉ = 1: room for one
   });
 
   it('some node that is up always has room, whatever the loads (factor >= 1)', () => {
