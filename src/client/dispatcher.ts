@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { Dispatcher, errors, Pool } from 'undici';
+import { IDEMPOTENT } from '../engine/http1/request-head.js';
 import { decideNoNodeLeft, decideRetry, type Failure } from '../engine/retry-policy.js';
 import { NoFallbackNodeError } from '../errors.js';
 import { functionKey, headerKey } from '../hashing/routing-key.js';
@@ -9,9 +10,6 @@ import { DeadNodes } from './dead-nodes.js';
 import { legacyHandler, type LegacyHandler } from './handlers.js';
 import { resolveFallbackOptions, type FallbackDispatcherOptions, type ResolvedFallbackOptions } from './options.js';
 import { routingHeader } from './routing-header.js';
-
-/** Methods that may run twice with the effect of once: the engine's list (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** Socket errors of a connection attempt: nothing reached the node. */
 const CONNECT_ERRORS: ReadonlySet<string> = new Set([

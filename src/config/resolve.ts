@@ -3,7 +3,7 @@ import type { NodeAddress } from '../membership/address.js';
 import { nearest } from './nearest.js';
 import { DEFAULT_OPTIONS, type BalancerOptions } from './options.js';
 import { parseNodeAddress } from './parse-address.js';
-import { naming, OPTION_OF_KEY, OPTIONS } from './table.js';
+import { naming, OPTION_OF_KEY, OPTIONS, type OptionSpec } from './table.js';
 
 /** Options as the library takes them: any BalancerOptions field, with nodes as addresses or parsed NodeAddress. */
 export type OptionsInit = Partial<Omit<BalancerOptions, 'nodes'>> & { nodes: ReadonlyArray<string | NodeAddress> };
@@ -15,14 +15,35 @@ export type OptionsInit = Partial<Omit<BalancerOptions, 'nodes'>> & { nodes: Rea
  * not silently leave an option at its default. `workers` must be 1: this process cannot fork.
  */
 export function resolveLibraryOptions(init: OptionsInit, libraryOnly: ReadonlySet<string>): BalancerOptions {
+  const options = checkOptions(init, OPTIONS, libraryOnly);
+  if (options.workers !== 1) {
+    throw new ConfigError(
+      `--workers: the library serves from this one process (workers must be 1); for ${options.workers} worker processes run the fnlb command with --workers`,
+    );
+  }
+  return options;
+}
+
+/**
+ * The same for a part of the options (another component that shares some of fnlb's settings, such as
+ * the fallback dispatcher): only `keys` are taken, checked and returned; any other field is refused.
+ */
+export function resolveSomeOptions<K extends keyof BalancerOptions>(init: object, keys: readonly K[]): Pick<BalancerOptions, K> {
+  const specs = [...new Set(keys.map((k) => OPTION_OF_KEY.get(k)!))];
+  return checkOptions(init, specs, new Set());
+}
+
+/** Defaults merged, node strings parsed, unknown fields refused, then each option's check and store. */
+function checkOptions(init: object, specs: readonly OptionSpec[], libraryOnly: ReadonlySet<string>): BalancerOptions {
   if (typeof init !== 'object' || init === null) {
     throw new ConfigError(`invalid options ${String(init)} (use an object, e.g. { nodes: ['10.0.0.1:8080'] })`);
   }
+  const known = specs.flatMap((spec) => spec.keys);
   const merged: Record<string, unknown> = { ...DEFAULT_OPTIONS };
   for (const [key, value] of Object.entries(init)) {
     if (libraryOnly.has(key)) continue;
-    if (!OPTION_OF_KEY.has(key as keyof BalancerOptions)) {
-      const best = nearest(key, [...OPTION_OF_KEY.keys(), ...libraryOnly]);
+    if (!known.includes(key as keyof BalancerOptions)) {
+      const best = nearest(key, [...known, ...libraryOnly]);
       throw new ConfigError(`unknown option ${JSON.stringify(key)}${best === undefined ? '' : ` (did you mean ${best}?)`}`);
     }
     if (value !== undefined) merged[key] = value;
@@ -33,17 +54,12 @@ export function resolveLibraryOptions(init: OptionsInit, libraryOnly: ReadonlySe
   }
 
   const options = {} as BalancerOptions;
-  for (const option of OPTIONS) {
+  for (const option of specs) {
     naming(option.flag, () => {
       const value = option.get(merged as unknown as BalancerOptions);
       option.check(value);
       option.set(options, value);
     });
-  }
-  if (options.workers !== 1) {
-    throw new ConfigError(
-      `--workers: the library serves from this one process (workers must be 1); for ${options.workers} worker processes run the fnlb command with --workers`,
-    );
   }
   return options;
 }

@@ -46,7 +46,7 @@ export interface RequestHeadOptions {
 }
 
 /** Requests that may be sent again to another node when the first one may have received them. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** Parses buf[0, headEnd) where headEnd is just past CRLFCRLF (see findHeadEnd). Throws FramingError. */
 export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHeadOptions): RequestHead {
