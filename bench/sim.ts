@@ -12,6 +12,7 @@
  * middle of the run and comes back. Everything is seeded: the same flags give the same table.
  */
 import { parseArgs } from 'node:util';
+import { seededRandom } from '../harness/random.js';
 import { NodeLoads, pickWithRoom } from '../src/engine/node-loads.js';
 import { GradualReturn } from '../src/hashing/gradual-return.js';
 import { Ranking } from '../src/hashing/rendezvous.js';
@@ -45,18 +46,6 @@ const STRATEGIES: Strategy[] = [
   { name: 'gradual return 10s', balanceFactor: 0, warmupMs: 10_000 },
   { name: 'bounded 1.25 + gradual 10s', balanceFactor: 1.25, warmupMs: 10_000 },
 ];
-
-/** mulberry32: a small seeded generator, so runs repeat exactly. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Cumulative Zipf weights: function i has weight 1 / (i + 1)^s. */
 function zipfTable(n: number, s: number): Float64Array {
@@ -143,7 +132,7 @@ interface Result {
 }
 
 function simulate(s: Settings, strategy: Strategy): Result {
-  const rnd = random(s.seed);
+  const rnd = seededRandom(s.seed);
   const cdf = zipfTable(s.functions, s.zipf);
   const ids = Array.from({ length: s.nodes }, (_, i) => ({ id: `10.0.0.${i + 1}:8080`, weight: 1 }));
   const ranking = new Ranking(ids);
@@ -160,7 +149,8 @@ function simulate(s: Settings, strategy: Strategy): Result {
           s.nodes,
           { ...DEFAULT_WAIT_SPILL, spillFrom: strategy.waitSpill.from, spillFull: strategy.waitSpill.full },
           () => now,
-          rnd,
+          // Its own generator, so the arrivals and service times stay those of the other strategies.
+          seededRandom(s.seed + 1),
         );
   const end = s.seconds * 1000;
   // The first fifth warms the cluster up (every function starts cold) and is not measured.

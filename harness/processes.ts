@@ -452,6 +452,12 @@ export function startBackends(n: number, prefix = 'B', opts: (i: number) => Back
 }
 
 /** "127.0.0.1:P1,127.0.0.1:P2,..." for --nodes. */
+/** fnlb flags for quick health checks in tests (probes every `interval`, rise and fall 2, 500 ms connect timeout). */
+export function fastHealthArgs(interval = '100ms', accessLog = 'off'): string[] {
+  const checks = ['--hc-interval', interval, '--hc-timeout', '200ms', '--hc-healthy', '2', '--hc-unhealthy', '2'];
+  return [...checks, '--connect-timeout', '500ms', '--access-log', accessLog];
+}
+
 export function nodesArg(backends: { id: string }[]): string {
   return backends.map((b) => b.id).join(',');
 }

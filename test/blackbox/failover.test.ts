@@ -11,28 +11,11 @@ import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { functionKey, rankNodes } from '../../src/index.js';
-import { cleanup, nodesArg, startBackends, startFnlb, type BackendProcess } from '../../harness/processes.js';
+import { cleanup, fastHealthArgs, nodesArg, startBackends, startFnlb, type BackendProcess } from '../../harness/processes.js';
 import { sleep, eventually } from '../../harness/wait.js';
 import { startRawBackend } from '../../harness/nodes/raw-backend.js';
 
-/** Fast health checks for tests; `interval` overrides the 100 ms probe interval. */
-function health(interval = '100ms', accessLog = 'off'): string[] {
-  return [
-    '--hc-interval',
-    interval,
-    '--hc-timeout',
-    '200ms',
-    '--hc-healthy',
-    '2',
-    '--hc-unhealthy',
-    '2',
-    '--connect-timeout',
-    '500ms',
-    '--access-log',
-    accessLog,
-  ];
-}
-const FAST_HEALTH = health();
+const FAST_HEALTH = fastHealthArgs();
 
 after(cleanup);
 
@@ -151,7 +134,7 @@ describe('failover', () => {
     // The dead node on 127.0.0.2: fnlb listens on 127.0.0.1:0 and could be handed the port just freed,
     // which would make the dead node fnlb itself (it refuses to start then, see the CLI tests).
     const dead = { id: closed[0].id.replace(/^127\.0\.0\.1:/, '127.0.0.2:') };
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg([...backends, dead]), ...health('10s')]);
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg([...backends, dead]), ...fastHealthArgs('10s')]);
     for (const f of FUNCTIONS) {
       const a = await call(lb.port, f);
       assert.equal(a.status, 200, f);
@@ -205,7 +188,7 @@ describe('retry safety', () => {
     const raw = await resettingNode();
     const [good] = await startBackends(1);
     const ids = [raw.id, good.id];
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), ...health('1h')]);
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), ...fastHealthArgs('1h')]);
     const path = pathOwnedBy(raw.id, ids);
 
     const post = await call(lb.port, path, { method: 'POST', body: Buffer.from('pay once'), headers: { 'content-type': 'text/plain' } });
@@ -275,7 +258,7 @@ describe('retry safety', () => {
     const raw = await resettingNode();
     const [good] = await startBackends(1);
     const ids = [raw.id, good.id];
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), ...health('1h')]);
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), ...fastHealthArgs('1h')]);
     const get = await call(lb.port, pathOwnedBy(raw.id, ids));
     assert.equal(get.status, 200);
     assert.equal(get.node, good.name);
@@ -289,7 +272,15 @@ describe('retry safety', () => {
     rawNodes.push(raw);
     const [good] = await startBackends(1, 'GOOD', () => ({}));
     const ids = [raw.id, good.id];
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', ids.join(','), ...health('1h'), '--response-timeout', '300ms']);
+    const lb = await startFnlb([
+      '--listen',
+      '127.0.0.1:0',
+      '--nodes',
+      ids.join(','),
+      ...fastHealthArgs('1h'),
+      '--response-timeout',
+      '300ms',
+    ]);
     const path = pathOwnedBy(raw.id, ids);
     const get = await call(lb.port, path);
     assert.equal(get.status, 200);
@@ -315,7 +306,7 @@ describe('load with a node killed', () => {
   test('GET+POST load: no failed GET, no POST executed twice, only POSTs already sent to the dead node may fail', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fnlb-kill-'));
     const backends = await startBackends(3, 'B', (i) => ({ logFile: join(dir, `B${i + 1}.log`) }));
-    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), ...health('100ms', 'on')]);
+    const lb = await startFnlb(['--listen', '127.0.0.1:0', '--nodes', nodesArg(backends), ...fastHealthArgs('100ms', 'on')]);
     const body = Buffer.alloc(16 * 1024, 'p');
     const sha = createHash('sha256').update(body).digest('hex');
     const results: { id: string; method: string; status: number; node?: string; ok: boolean }[] = [];

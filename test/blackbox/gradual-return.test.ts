@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import { functionKey, rankNodes } from '../../src/index.js';
-import { cleanup, nodesArg, startBackends, startFnlb } from '../../harness/processes.js';
+import { cleanup, fastHealthArgs, nodesArg, startBackends, startFnlb } from '../../harness/processes.js';
 import { eventually } from '../../harness/wait.js';
 
 after(cleanup);
@@ -38,18 +38,7 @@ describe('gradual return after recovery (--warmup)', () => {
       '127.0.0.1:0',
       '--nodes',
       nodesArg(backends),
-      '--access-log',
-      'off',
-      '--hc-interval',
-      '100ms',
-      '--hc-timeout',
-      '200ms',
-      '--hc-healthy',
-      '2',
-      '--hc-unhealthy',
-      '2',
-      '--connect-timeout',
-      '500ms',
+      ...fastHealthArgs(),
       '--warmup',
       `${WARMUP_MS}ms`,
     ]);

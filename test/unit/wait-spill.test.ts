@@ -9,16 +9,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseGoDuration as parseWaitDuration } from '../../src/engine/http1/go-duration.js';
 import { WaitSpill } from '../../src/hashing/wait-spill.js';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../harness/random.js';
 
 const RANKING = [2, 0, 1];
 const KEY = '/r/app/fn';
@@ -36,7 +27,7 @@ function shares(w: WaitSpill): Map<number, number> {
 describe('wait-aware spill', () => {
   it('no report, or waits under the threshold: the ranking as it is (the same array)', () => {
     const now = 0;
-    const w = new WaitSpill(3, undefined, () => now, seeded(1));
+    const w = new WaitSpill(3, undefined, () => now, seededRandom(1));
     assert.equal(w.order(KEY, RANKING), RANKING);
     w.report(KEY, 2, 400);
     assert.equal(w.order(KEY, RANKING), RANKING);
@@ -44,7 +35,7 @@ describe('wait-aware spill', () => {
 
   it('the owner hands on a share that grows with its wait, to rank 1; past 2 s it keeps 10%', () => {
     let now = 0;
-    const w = new WaitSpill(3, undefined, () => now, seeded(2));
+    const w = new WaitSpill(3, undefined, () => now, seededRandom(2));
     w.report(KEY, 2, 1250); // halfway from 500 ms to 2 s: keeps 55%
     let s = shares(w);
     assert.ok(Math.abs(s.get(2)! - 0.55) < 0.03, `owner kept ${s.get(2)}`);
@@ -60,7 +51,7 @@ describe('wait-aware spill', () => {
 
   it('when rank 1 waits too, the function grows onto rank 2', () => {
     const now = 0;
-    const w = new WaitSpill(3, undefined, () => now, seeded(3));
+    const w = new WaitSpill(3, undefined, () => now, seededRandom(3));
     w.report(KEY, 2, 3000);
     w.report(KEY, 0, 3000);
     const s = shares(w);
@@ -70,7 +61,7 @@ describe('wait-aware spill', () => {
 
   it('without reports the average fades and the owner takes the function back', () => {
     let now = 0;
-    const w = new WaitSpill(3, undefined, () => now, seeded(4));
+    const w = new WaitSpill(3, undefined, () => now, seededRandom(4));
     w.report(KEY, 2, 3000);
     assert.ok(w.average(KEY, 2) > 2000);
     now = 30_000; // six time constants
