@@ -8,10 +8,12 @@ import { functionKey, headerKey } from './hashing/routing-key.js';
 import { GradualReturn } from './hashing/gradual-return.js';
 import { Ranking } from './hashing/rendezvous.js';
 import { DEFAULT_WAIT_SPILL, WaitSpill } from './hashing/wait-spill.js';
-import { HealthChecker } from './health/health-checker.js';
+import { HealthChecker, type HealthDetail } from './health/health-checker.js';
 import type { HealthChangeListener, HealthView } from './health/health-view.js';
 import { createLogger, type Logger } from './log.js';
 import type { NodeAddress } from './membership/address.js';
+import { MemberTable, type MemberChange, type MembersSnapshot } from './membership/member-table.js';
+import { parseNodeAddress } from './config/parse-address.js';
 import type { BalancerOptions } from './config/options.js';
 import { resolveLibraryOptions, type OptionsInit } from './config/resolve.js';
 
@@ -19,6 +21,15 @@ export interface NodeStatus {
   /** The node's identity: its normalized address. */
   node: string;
   state: 'online' | 'offline';
+  weight: number;
+  /** Gets no new requests; those in flight finish. */
+  draining: boolean;
+  /** The share of a full load it takes now: below 1 while it warms up after joining or coming back (--warmup). */
+  warmth: number;
+  /** Requests on it now (this process). */
+  inFlight: number;
+  /** Health as the checks see it: since when, why, and the last probe (null when health comes from elsewhere). */
+  health: HealthDetail | null;
 }
 
 /** Library options: any BalancerOptions field (nodes as addresses or parsed NodeAddress), and a logger and health source. */
@@ -30,6 +41,11 @@ export type BalancerInit = OptionsInit & {
    * from the primary (src/cluster). Changes it reports are logged at debug level, the source logs them.
    */
   healthView?: (nodeCount: number, onChange: HealthChangeListener) => HealthView;
+  /**
+   * The membership to start from instead of `nodes` (a worker of a cluster follows its primary's slots;
+   * the command passes what its state file holds). `nodes` is then ignored.
+   */
+  members?: MembersSnapshot;
 };
 
 /** One finished request, as the `request` event reports it (the fields of an access log line). */
@@ -52,6 +68,8 @@ export interface RequestInfo {
 export interface BalancerEvents {
   'node-down': [node: string, reason: string];
   'node-up': [node: string, reason: string];
+  /** The membership changed (a node added, removed, drained or reweighted). */
+  members: [changes: readonly MemberChange[]];
   request: [info: RequestInfo];
 }
 
@@ -62,13 +80,26 @@ export interface Balancer {
   listen(port?: number, host?: string): Promise<{ host: string; port: number }>;
   /** Graceful stop: in-flight requests finish (up to shutdownTimeout), then everything closes. */
   close(): Promise<void>;
+  /** Current members (draining ones included), in the order they joined. */
   nodes(): NodeStatus[];
+  /**
+   * Membership at runtime. Each change applies at once, moves only the functions rendezvous hashing
+   * says, and throws a MembershipError (or a ConfigError for a bad address) when refused: unknown or
+   * duplicate node, the last node that gets requests removed or drained, a weight that is not > 0.
+   */
+  addNode(node: string | NodeAddress): void;
+  removeNode(node: string): void;
+  /** No new requests for the node (its functions go to their fallbacks), requests in flight finish. */
+  drainNode(node: string): void;
+  setNodeWeight(node: string, weight: number): void;
   on<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
   off<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
 }
 
 /** The fields of BalancerInit that are not options. */
-const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView'] satisfies Array<Exclude<keyof BalancerInit, keyof OptionsInit>>);
+const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView', 'members'] satisfies Array<
+  Exclude<keyof BalancerInit, keyof OptionsInit>
+>);
 
 /**
  * Merges defaults, parses node strings, and checks every value as the command line does (a ConfigError
@@ -96,16 +127,17 @@ function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::';
 }
 
-class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
+export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   readonly server: net.Server;
   private readonly engine: Engine;
-  private readonly rankings: Ranking;
+  /** Rankings over the routable members, reporting slots; rebuilt on every membership change. */
+  private rankings: Ranking;
+  readonly members: MemberTable;
   private readonly gradualReturn: GradualReturn;
   private readonly waitSpill: WaitSpill | null;
   private readonly health: HealthView;
   private readonly healthIsLocal: boolean;
   private readonly log: Logger;
-  private readonly nodeList: readonly NodeAddress[];
   private readonly keyHeader: boolean;
   /** Fraction of requests to log; a running sum makes the sample exact and deterministic. */
   private readonly sampleRate: number;
@@ -121,16 +153,24 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     private readonly options: BalancerOptions,
     logger: Logger | undefined,
     healthView: BalancerInit['healthView'],
+    members: MembersSnapshot | undefined,
   ) {
     super();
     this.log = logger ?? createLogger(options.logLevel);
-    this.nodeList = options.nodes;
-    this.nodesUp = options.nodes.length;
-    this.rankings = new Ranking(options.nodes);
-    this.gradualReturn = new GradualReturn(options.nodes.length, options.warmup);
+    this.members = members === undefined ? new MemberTable(options.nodes) : MemberTable.fromSnapshot(members);
+    const slots = this.members.all();
+    const addresses = slots.map((m) => m.address);
+    const routable = this.members.routable();
+    this.nodesUp = routable.length;
+    this.rankings = new Ranking(
+      routable.map((m) => m.address),
+      undefined,
+      routable.map((m) => m.slot),
+    );
+    this.gradualReturn = new GradualReturn(slots.length, options.warmup);
     const spill = options.waitSpill;
     this.waitSpill =
-      spill === null ? null : new WaitSpill(options.nodes.length, { ...DEFAULT_WAIT_SPILL, spillFrom: spill.from, spillFull: spill.full });
+      spill === null ? null : new WaitSpill(slots.length, { ...DEFAULT_WAIT_SPILL, spillFrom: spill.from, spillFull: spill.full });
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
@@ -145,11 +185,14 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     const onChange: HealthChangeListener = (index, up, reason) => this.healthChanged(index, up, reason);
     this.healthIsLocal = healthView === undefined;
     this.health =
-      healthView === undefined
-        ? new HealthChecker(options.nodes, healthCheckOptions(options), onChange)
-        : healthView(options.nodes.length, onChange);
-    const endpoints: NodeEndpoint[] = options.nodes.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
+      healthView === undefined ? new HealthChecker(addresses, healthCheckOptions(options), onChange) : healthView(slots.length, onChange);
+    const endpoints: NodeEndpoint[] = addresses.map((n) => ({ id: n.id, host: n.host, port: n.port, basePath: n.basePath }));
     this.engine = new Engine(options, this, endpoints);
+    for (const m of slots) {
+      if (!m.removed) continue;
+      this.health.removeNode(m.slot);
+      this.engine.removeNode(m.slot);
+    }
     this.server = this.engine.server;
     this.server.on('listening', () => this.health.start());
   }
@@ -181,7 +224,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     if (!this.gradualReturn.active) return this.nodesUp;
     // A warming node counts by its warmth: the others' bounds shrink only as it takes load back.
     let up = 0;
-    for (let i = 0; i < this.nodeList.length; i++) if (this.health.isUp(i)) up += this.gradualReturn.progress(i);
+    for (const m of this.members.routable()) if (this.health.isUp(m.slot)) up += this.gradualReturn.progress(m.slot);
     return up;
   }
 
@@ -224,7 +267,7 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     return {
       method: head.method,
       key: this.routingKey(head),
-      node: node === -1 ? null : this.nodeList[node].id,
+      node: node === -1 ? null : this.members.all()[node].address.id,
       status,
       attempts,
       ms: Math.round(ms * 100) / 100,
@@ -233,10 +276,10 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   private healthChanged(index: number, up: boolean, reason: string): void {
-    const id = this.nodeList[index].id;
-    let nodesUp = 0;
-    for (let i = 0; i < this.nodeList.length; i++) if (this.health.isUp(i)) nodesUp++;
-    this.nodesUp = nodesUp;
+    const member = this.members.all()[index];
+    if (member === undefined || member.removed) return;
+    const id = member.address.id;
+    this.countUp();
     if (up) this.gradualReturn.nodeUp(index);
     else this.gradualReturn.nodeDown(index);
     if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
@@ -245,13 +288,86 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     if (!up) this.engine.nodeDown(index);
   }
 
+  private countUp(): void {
+    let up = 0;
+    for (const m of this.members.routable()) if (this.health.isUp(m.slot)) up++;
+    this.nodesUp = up;
+  }
+
+  // --- Membership.
+
+  addNode(node: string | NodeAddress): void {
+    const address = typeof node === 'string' ? parseNodeAddress(node) : node;
+    this.changeMembers(() => this.members.add(address));
+  }
+
+  removeNode(node: string): void {
+    this.changeMembers(() => this.members.remove(node));
+  }
+
+  drainNode(node: string): void {
+    this.changeMembers(() => this.members.drain(node));
+  }
+
+  setNodeWeight(node: string, weight: number): void {
+    this.changeMembers(() => this.members.setWeight(node, weight));
+  }
+
+  /** Follows another table (a worker following its primary): the same slots, the same changes. */
+  setMembers(snapshot: MembersSnapshot): void {
+    this.changeMembers(() => this.members.applySnapshot(snapshot));
+  }
+
+  /** Makes the members exactly this list (a reloaded state file); nodes kept keep their state. */
+  replaceMembers(wanted: ReadonlyArray<{ address: NodeAddress; draining: boolean }>): readonly MemberChange[] {
+    return this.changeMembers(() => this.members.replaceAll(wanted));
+  }
+
+  /** Health as the checks in this process see it (null when the primary checks). */
+  healthDetail(slot: number): HealthDetail | null {
+    return this.health instanceof HealthChecker ? this.health.detail(slot) : null;
+  }
+
+  private changeMembers(change: () => MemberChange[]): MemberChange[] {
+    const changes = change();
+    if (changes.length === 0) return changes;
+    const all = this.members.all();
+    for (const c of changes) {
+      const m = all[c.slot];
+      if (c.kind === 'added') {
+        const a = m.address;
+        this.engine.addNode(c.slot, { id: a.id, host: a.host, port: a.port, basePath: a.basePath });
+        this.health.addNode(c.slot, a);
+        // A new node takes its functions over gradually, as one that came back (--warmup).
+        this.gradualReturn.nodeUp(c.slot);
+      } else if (c.kind === 'removed') {
+        this.health.removeNode(c.slot);
+        this.gradualReturn.nodeDown(c.slot);
+        this.engine.removeNode(c.slot);
+      }
+      this.log.info({ node: m.address.id, change: c.kind, weight: m.address.weight }, 'membership changed');
+    }
+    const routable = this.members.routable();
+    this.rankings = new Ranking(
+      routable.map((m) => m.address),
+      undefined,
+      routable.map((m) => m.slot),
+    );
+    this.countUp();
+    this.emit('members', changes);
+    return changes;
+  }
+
   // --- Balancer: the public face.
 
   async listen(port = this.options.listenPort, host = this.options.listenHost): Promise<{ host: string; port: number }> {
     const address = await this.engine.listen(port, host);
     // A node that is this very listener would send every request it owns round in a loop (each hop
     // adding X-Forwarded-For until the head is too large): refuse to run like that.
-    const self = this.nodeList.find((n) => n.port === address.port && (n.host === address.address || isWildcard(address.address)));
+    const self = this.members
+      .current()
+      .map((m) => m.address)
+      .find((n) => n.port === address.port && (n.host === address.address || isWildcard(address.address)));
     if (self !== undefined) {
       await this.close();
       throw new ConfigError(`node ${self.id} is fnlb's own listening address ${address.address}:${address.port}`);
@@ -265,7 +381,15 @@ class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   nodes(): NodeStatus[] {
-    return this.nodeList.map((n, i) => ({ node: n.id, state: this.health.isUp(i) ? 'online' : 'offline' }));
+    return this.members.current().map((m) => ({
+      node: m.address.id,
+      state: this.health.isUp(m.slot) ? 'online' : 'offline',
+      weight: m.address.weight,
+      draining: m.draining,
+      warmth: this.gradualReturn.progress(m.slot),
+      inFlight: this.engine.inFlight(m.slot),
+      health: this.healthDetail(m.slot),
+    }));
   }
 }
 
@@ -282,7 +406,12 @@ export function healthCheckOptions(o: BalancerOptions) {
 
 /** A balancer for these nodes; call listen() to start it. */
 export function createBalancer(init: BalancerInit): Balancer {
-  return new FnBalancer(libraryOptions(init), init.logger, init.healthView);
+  return new FnBalancer(libraryOptions(init), init.logger, init.healthView, init.members);
+}
+
+/** The balancer with what the command's admin API reads beyond the public face. */
+export function createServingBalancer(init: BalancerInit): FnBalancer {
+  return new FnBalancer(libraryOptions(init), init.logger, init.healthView, init.members);
 }
 
 /**
@@ -291,7 +420,7 @@ export function createBalancer(init: BalancerInit): Balancer {
  * it listens.
  */
 export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, init: Omit<BalancerInit, 'nodes'> = {}): net.Server {
-  const balancer = new FnBalancer(libraryOptions({ ...init, nodes }), init.logger, init.healthView);
+  const balancer = new FnBalancer(libraryOptions({ ...init, nodes }), init.logger, init.healthView, init.members);
   const server = balancer.server;
   // server.close() here means the whole graceful stop, not just "stop accepting".
   server.close = ((cb?: (err?: Error) => void) => {

@@ -71,6 +71,23 @@ export class Engine {
     this.connections.add(conn);
   }
 
+  /** Requests on a node now. */
+  inFlight(slot: number): number {
+    return this.ctx.loads?.of(slot) ?? 0;
+  }
+
+  /** A node joined the membership at `slot` (slots only grow; see MemberTable). */
+  addNode(slot: number, ep: NodeEndpoint): void {
+    const o = this.options;
+    this.ctx.pools[slot] = new NodePool(ep, this.ctx.deadlines, o.connectTimeout, o.upstreamIdleTimeout, o.maxIdlePerNode);
+    this.ctx.loads?.ensure(slot + 1);
+  }
+
+  /** A node left: requests in flight on it finish there; its connections close as they come free. */
+  removeNode(slot: number): void {
+    this.ctx.pools[slot]?.retire();
+  }
+
   /** A node was taken out: requests waiting on it that may move go to their next node now. */
   nodeDown(index: number): void {
     this.ctx.pools[index]?.nodeDown();

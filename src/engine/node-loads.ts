@@ -42,7 +42,7 @@ export function pickWithRoom(
  * dropped: this is what the node is busy with, as far as fnlb can see.
  */
 export class NodeLoads {
-  private readonly inFlight: Int32Array;
+  private inFlight: Int32Array;
   private total = 0;
 
   constructor(
@@ -50,6 +50,14 @@ export class NodeLoads {
     private readonly factor: number,
   ) {
     this.inFlight = new Int32Array(nodeCount);
+  }
+
+  /** Room for nodes 0..count-1 (nodes join at runtime). */
+  ensure(count: number): void {
+    if (count <= this.inFlight.length) return;
+    const grown = new Int32Array(count);
+    grown.set(this.inFlight);
+    this.inFlight = grown;
   }
 
   start(node: number): void {

@@ -145,6 +145,8 @@ export class UpstreamConn implements Timed {
 /** Keep-alive connections to one node: a LIFO stack of idle connections (the warmest first). */
 export class NodePool {
   private readonly idle: UpstreamConn[] = [];
+  /** The node left the membership: connections still busy finish their exchange, none is kept after. */
+  private retired = false;
   /** Every connection not yet gone, idle or busy (membership changes per connection, not per request). */
   readonly open = new Set<UpstreamConn>();
   /** "host:port" as a Host header value (IPv6 in brackets). */
@@ -180,7 +182,7 @@ export class NodePool {
   release(conn: UpstreamConn): void {
     conn.owner = null;
     conn.resumeForClient();
-    if (conn.gone || this.idle.length >= this.maxIdle) {
+    if (conn.gone || this.retired || this.idle.length >= this.maxIdle) {
       conn.destroy();
       return;
     }
@@ -196,6 +198,12 @@ export class NodePool {
   /** The node is down: every exchange waiting on one of its connections hears it (it may move on). */
   nodeDown(): void {
     for (const conn of [...this.open]) conn.owner?.onNodeDown(conn);
+  }
+
+  /** The node was removed: idle connections close now, busy ones when their exchange ends. */
+  retire(): void {
+    this.retired = true;
+    this.closeIdle();
   }
 
   /** Drops every idle connection (the node was seen failing, or we are shutting down). */

@@ -18,7 +18,7 @@ export function returnSlot(key: string): number {
  */
 export class GradualReturn {
   /** When each node came back (clock ms); 0 = not warming. */
-  private readonly since: Float64Array;
+  private since: Float64Array;
   private warmingCount = 0;
 
   constructor(
@@ -36,6 +36,12 @@ export class GradualReturn {
 
   nodeUp(node: number): void {
     if (this.warmupMs === 0) return;
+    if (node >= this.since.length) {
+      // A node added at runtime: it warms up as one that came back.
+      const grown = new Float64Array(node + 1);
+      grown.set(this.since);
+      this.since = grown;
+    }
     if (this.since[node] === 0) this.warmingCount++;
     this.since[node] = this.now() || 1;
   }
@@ -47,7 +53,7 @@ export class GradualReturn {
   /** The share of a node's functions that have returned to it, in [0, 1]; 1 when it is not warming. */
   progress(node: number): number {
     const t0 = this.since[node];
-    if (t0 === 0) return 1;
+    if (t0 === 0 || t0 === undefined) return 1;
     const share = (this.now() - t0) / this.warmupMs;
     if (share < 1) return share;
     this.stopWarming(node);
@@ -60,7 +66,7 @@ export class GradualReturn {
     let slot = -1;
     for (let i = 0; i < ranking.length; i++) {
       const node = ranking[i];
-      if (this.since[node] === 0) continue;
+      if (!(this.since[node] > 0)) continue;
       if (slot === -1) slot = returnSlot(key);
       if (slot >= this.progress(node)) (held ??= []).push(node);
     }
@@ -71,7 +77,7 @@ export class GradualReturn {
   }
 
   private stopWarming(node: number): void {
-    if (this.since[node] === 0) return;
+    if (!(this.since[node] > 0)) return;
     this.since[node] = 0;
     this.warmingCount--;
   }

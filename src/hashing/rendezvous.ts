@@ -204,22 +204,34 @@ export class Ranking {
    * The cache copes with up to cacheCapacity/2 functions in steady use (beyond that its generations
    * thrash and a lookup costs about what an uncached ranking does): 32,768 functions by default.
    */
-  constructor(nodes: readonly WeightedNode[], cacheCapacity = 65536) {
+  constructor(
+    nodes: readonly WeightedNode[],
+    cacheCapacity = 65536,
+    /** What to report for each node instead of its index in `nodes` (membership slots); default the index. */
+    private readonly labels: readonly number[] | null = null,
+  ) {
+    if (labels !== null && labels.length !== nodes.length) throw new RangeError('one label per node');
     this.table = new NodeTable(nodes);
     this.size = nodes.length;
     this.cache = new GenerationalCache(cacheCapacity);
   }
 
   /**
-   * Node indices for `key`, best first. A cache hit returns the very same array object as
-   * before: callers must treat it as read-only and never mutate it.
+   * Node indices (or labels) for `key`, best first. A cache hit returns the very same array object
+   * as before: callers must treat it as read-only and never mutate it.
    */
   rank(key: string): readonly number[] {
-    if (this.size <= SMALL) return rankWith(this.table, key);
+    if (this.size <= SMALL) return this.label(rankWith(this.table, key));
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    const order = rankWith(this.table, key);
+    const order = this.label(rankWith(this.table, key));
     this.cache.set(key, order);
+    return order;
+  }
+
+  private label(order: number[]): number[] {
+    const labels = this.labels;
+    if (labels !== null) for (let i = 0; i < order.length; i++) order[i] = labels[order[i]];
     return order;
   }
 

@@ -59,7 +59,8 @@ export class WaitSpill {
   /** A node reported how long a call of `key` waited before it started. */
   report(key: string, node: number, waitMs: number): void {
     if (!(waitMs >= 0)) return;
-    const f = this.entry(key);
+    let f = this.entry(key);
+    if (node >= f.avg.length) f = this.grow(key, f, node + 1);
     const now = this.now();
     const prev = f.avg[node];
     if (Number.isNaN(prev)) f.avg[node] = waitMs;
@@ -99,9 +100,19 @@ export class WaitSpill {
 
   /** Without reports the average fades (a node that stopped being sent the function recovers). */
   private decayed(f: FunctionWaits, node: number): number {
+    if (node >= f.avg.length) return NaN; // a node that joined after this function's last report
     const avg = f.avg[node];
     if (Number.isNaN(avg)) return avg;
     return avg * Math.exp(-(this.now() - f.at[node]) / this.options.tauMs);
+  }
+
+  /** Room for a node that joined at runtime (the entry was made for fewer nodes). */
+  private grow(key: string, f: FunctionWaits, count: number): FunctionWaits {
+    const g = { avg: new Float64Array(count).fill(NaN), at: new Float64Array(count) };
+    g.avg.set(f.avg);
+    g.at.set(f.at);
+    this.young.set(key, g);
+    return g;
   }
 
   private entry(key: string): FunctionWaits {

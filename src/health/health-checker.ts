@@ -29,17 +29,39 @@ const MAX_STATUS_LINE = 1024;
 /** One probe in flight. */
 interface Probe {
   readonly socket: net.Socket;
+  readonly startedAt: number;
   timer: NodeJS.Timeout | null;
   head: string;
   done: boolean;
 }
 
+/** The last probe of a node, for operators. */
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly detail: string;
+  /** From connect to outcome. */
+  readonly ms: number;
+  /** Clock (epoch ms) of the outcome. */
+  readonly at: number;
+}
+
+/** A node's state as operators see it: since when, and why. */
+export interface HealthDetail {
+  readonly up: boolean;
+  /** Epoch ms of the last change (or of the start of checking). */
+  readonly since: number;
+  readonly reason: string;
+  readonly lastCheck: CheckResult | null;
+}
+
 export class HealthChecker implements HealthView {
-  readonly states: HealthState[];
-  private readonly nodes: readonly NodeAddress[];
+  /** Per slot; null for a slot not (or no longer) checked. */
+  readonly states: (HealthState | null)[] = [];
+  private readonly nodes: (NodeAddress | null)[] = [];
   /** Request bytes per node, built once; null = TCP mode. */
-  private readonly requests: (string | null)[];
-  private readonly probes: (Probe | null)[];
+  private readonly requests: (string | null)[] = [];
+  private readonly probes: (Probe | null)[] = [];
+  private readonly details: { since: number; reason: string; lastCheck: CheckResult | null }[] = [];
   private ticker: NodeJS.Timeout | null = null;
 
   constructor(
@@ -49,10 +71,7 @@ export class HealthChecker implements HealthView {
   ) {
     if (!(opts.interval > 0)) throw new RangeError(`health check interval must be > 0, got ${opts.interval}`);
     if (!(opts.timeout > 0)) throw new RangeError(`health check timeout must be > 0, got ${opts.timeout}`);
-    this.nodes = nodes;
-    this.states = nodes.map(() => new HealthState(opts.rise, opts.fall, true));
-    this.requests = nodes.map((n) => (opts.path === '' ? null : probeRequest(n, opts.path)));
-    this.probes = nodes.map(() => null);
+    nodes.forEach((n, slot) => this.addNode(slot, n));
   }
 
   /** Probe every node now, then every `interval`. Idempotent. */
@@ -67,35 +86,70 @@ export class HealthChecker implements HealthView {
   stop(): void {
     if (this.ticker !== null) clearInterval(this.ticker);
     this.ticker = null;
-    for (let i = 0; i < this.probes.length; i++) {
-      const p = this.probes[i];
-      if (p === null) continue;
-      p.done = true;
-      if (p.timer !== null) clearTimeout(p.timer);
-      p.socket.destroy();
-      this.probes[i] = null;
-    }
+    for (let i = 0; i < this.probes.length; i++) this.abort(i);
+  }
+
+  /** A node joined at `slot`: up until its checks say otherwise (as every node at start), probed from the next round. */
+  addNode(slot: number, node: NodeAddress): void {
+    this.nodes[slot] = node;
+    this.states[slot] = new HealthState(this.opts.rise, this.opts.fall, true);
+    this.requests[slot] = this.opts.path === '' ? null : probeRequest(node, this.opts.path);
+    this.probes[slot] = null;
+    this.details[slot] = { since: Date.now(), reason: 'added', lastCheck: null };
+    if (this.ticker !== null) this.probe(slot);
+  }
+
+  /** A node left: no more probes; a probe in flight is dropped. */
+  removeNode(slot: number): void {
+    this.abort(slot);
+    this.nodes[slot] = null;
+    this.states[slot] = null;
   }
 
   isUp(index: number): boolean {
-    return this.states[index].up;
+    return this.states[index]?.up ?? false;
+  }
+
+  /** State, since when and why, and the last probe; null for a slot not checked. */
+  detail(slot: number): HealthDetail | null {
+    const state = this.states[slot];
+    if (state === null || state === undefined) return null;
+    const d = this.details[slot];
+    return { up: state.up, since: d.since, reason: d.reason, lastCheck: d.lastCheck };
   }
 
   /** Passive failure seen by traffic: down at once; onChange only if it was up. */
   markDown(index: number, reason: string): void {
-    if (this.states[index].markDown()) this.onChange(index, false, reason);
+    if (this.states[index]?.markDown()) this.changed(index, false, reason);
+  }
+
+  private changed(slot: number, up: boolean, reason: string): void {
+    const d = this.details[slot];
+    d.since = Date.now();
+    d.reason = reason;
+    this.onChange(slot, up, reason);
+  }
+
+  private abort(slot: number): void {
+    const p = this.probes[slot];
+    if (p === null || p === undefined) return;
+    p.done = true;
+    if (p.timer !== null) clearTimeout(p.timer);
+    p.socket.destroy();
+    this.probes[slot] = null;
   }
 
   /** Start a probe for every node whose previous probe has finished (never overlap per node). */
   private tick(): void {
     for (let i = 0; i < this.nodes.length; i++) {
-      if (this.probes[i] === null) this.probe(i);
+      if (this.probes[i] === null && this.nodes[i] !== null) this.probe(i);
     }
   }
 
   private probe(index: number): void {
-    const node = this.nodes[index];
+    const node = this.nodes[index]!;
     const request = this.requests[index];
+    const startedAt = performance.now();
     let socket: net.Socket;
     try {
       socket = net.connect({ host: node.host, port: node.port });
@@ -104,7 +158,7 @@ export class HealthChecker implements HealthView {
       return;
     }
     socket.unref();
-    const p: Probe = { socket, timer: null, head: '', done: false };
+    const p: Probe = { socket, timer: null, head: '', done: false, startedAt };
     // One deadline for connect + status line (socket.setTimeout would only bound idle gaps).
     p.timer = setTimeout(() => this.finish(index, p, false, `timeout after ${this.opts.timeout} ms`), this.opts.timeout);
     p.timer.unref();
@@ -139,13 +193,15 @@ export class HealthChecker implements HealthView {
     if (p.timer !== null) clearTimeout(p.timer);
     p.socket.destroy(); // the status line is all we need
     this.probes[index] = null;
-    this.record(index, ok, detail);
+    this.record(index, ok, detail, performance.now() - p.startedAt);
   }
 
-  private record(index: number, ok: boolean, detail: string): void {
+  private record(index: number, ok: boolean, detail: string, ms = 0): void {
     const state = this.states[index];
+    if (state === null) return; // removed while the probe ran
+    this.details[index].lastCheck = { ok, detail, ms: Math.round(ms * 100) / 100, at: Date.now() };
     if (ok ? state.recordSuccess() : state.recordFailure()) {
-      this.onChange(index, ok, ok ? `health check passed (${detail})` : `health check failed (${detail})`);
+      this.changed(index, ok, ok ? `health check passed (${detail})` : `health check failed (${detail})`);
     }
   }
 }

@@ -19,7 +19,15 @@ export class RelayedHealth implements HealthView {
   }
 
   isUp(index: number): boolean {
-    return this.up[index];
+    return this.up[index] ?? false;
+  }
+
+  addNode(slot: number): void {
+    this.up[slot] = true;
+  }
+
+  removeNode(slot: number): void {
+    this.up[slot] = false;
   }
 
   markDown(index: number, reason: string): void {
@@ -40,7 +48,7 @@ export class RelayedHealth implements HealthView {
   receive(m: unknown): void {
     if (!isToWorker(m)) return;
     if (m.fnlb === 'health') this.set(m.index, m.up, m.reason);
-    else m.up.forEach((up, i) => this.set(i, up, 'state from primary'));
+    else if (m.fnlb === 'health-snapshot') m.up.forEach((up, i) => this.set(i, up, 'state from primary'));
   }
 
   private set(index: number, up: boolean, reason: string): void {

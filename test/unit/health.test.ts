@@ -145,7 +145,7 @@ describe('HealthChecker', () => {
       assert.equal(failsAtDown, 3, 'down exactly at the 3rd failed probe');
       assert.deepEqual(changes[0], { index: 0, up: false, reason: 'health check failed (HTTP 500)' });
       assert.equal(hc.isUp(0), false);
-      assert.equal(hc.states[0].up, false);
+      assert.equal(hc.states[0]?.up, false);
 
       oksBefore = fake.sent.ok;
       fake.mode = 'ok';
