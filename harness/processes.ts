@@ -481,6 +481,8 @@ export interface FnlbProcess {
   port: number;
   /** "http://127.0.0.1:port" */
   url: string;
+  /** The admin listener, "http://127.0.0.1:port" ('' when off). */
+  adminUrl: string;
   proc: ChildProcess;
   pid: number;
   /** Parsed JSON stdout lines, in order (non-JSON lines are kept as {msg: undefined, raw: line}). */
@@ -507,6 +509,9 @@ function portOf(address: string): number {
  */
 export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: FnlbOptions = {}): Promise<FnlbProcess> {
   const [command, ...entry] = opts.entryArgs !== undefined ? [process.execPath, ...opts.entryArgs] : [FNLB_ENTRY];
+  // Tests run side by side: the admin listener takes any free port unless a test picks one.
+  const adminGiven = args.some((a) => /^--(admin-listen|mgmt-port)(=|$)/.test(a)) || env?.FNLB_ADMIN_LISTEN !== undefined || env?.FNLB_MGMT_PORT !== undefined;
+  if (!adminGiven && opts.entryArgs === undefined) args = [...args, '--admin-listen', '127.0.0.1:0'];
   const proc = spawn(command!, [...entry, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -535,6 +540,7 @@ export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: F
   const handle: FnlbProcess = {
     port: 0,
     url: '',
+    adminUrl: '',
     proc,
     pid: proc.pid ?? -1,
     logs,
@@ -586,6 +592,7 @@ export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: F
     if (!Number.isInteger(port) || port <= 0) throw new Error(`fnlb: bad address in ready line ${JSON.stringify(line)}`);
     handle.port = port;
     handle.url = `http://127.0.0.1:${port}`;
+    if (typeof line.admin === 'string' && line.admin !== 'off') handle.adminUrl = `http://${line.admin}`;
     return handle;
   } catch (err) {
     await terminate(tracked, 'SIGKILL');

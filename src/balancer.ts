@@ -6,14 +6,19 @@ import type { Dispatcher, NodeEndpoint } from './engine/types.js';
 import { ConfigError } from './errors.js';
 import { functionKey, headerKey } from './hashing/routing-key.js';
 import { GradualReturn } from './hashing/gradual-return.js';
-import { Ranking } from './hashing/rendezvous.js';
+import type { Ranking } from './hashing/rendezvous.js';
 import { DEFAULT_WAIT_SPILL, WaitSpill } from './hashing/wait-spill.js';
 import { HealthChecker, type HealthDetail } from './health/health-checker.js';
 import type { HealthChangeListener, HealthView } from './health/health-view.js';
 import { createLogger, type Logger } from './log.js';
 import type { NodeAddress } from './membership/address.js';
-import { MemberTable, type MemberChange, type MembersSnapshot } from './membership/member-table.js';
+import { AdminApi } from './admin/api.js';
+import type { TrafficView } from './admin/host.js';
+import { localHost, NO_COUNTERS } from './admin/local-host.js';
+import { AdminServer } from './admin/server.js';
+import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from './membership/member-table.js';
 import { parseNodeAddress } from './config/parse-address.js';
+import { readStateFile, startingMembers, type StateEntry } from './membership/state-file.js';
 import type { BalancerOptions } from './config/options.js';
 import { resolveLibraryOptions, type OptionsInit } from './config/resolve.js';
 
@@ -119,6 +124,7 @@ function libraryOptions(init: BalancerInit): BalancerOptions {
   return resolveOptions({
     ...init,
     accessLog: init.accessLog ?? { kind: 'off' },
+    adminListen: init.adminListen ?? null,
     logLevel: init.logLevel ?? (init.logger === undefined ? 'silent' : undefined),
   });
 }
@@ -146,6 +152,8 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private reportsRequests = false;
   /** Dispatcher: access lines and 'request' events carry `ms`, so the engine times requests only when one is wanted. */
   timesRequests: boolean;
+  private readonly healthListeners: Array<(slot: number, up: boolean, reason: string) => void> = [];
+  private admin: AdminServer | null = null;
   /** Nodes up now, recounted on every health change (every node starts up). */
   private nodesUp: number;
 
@@ -157,16 +165,13 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   ) {
     super();
     this.log = logger ?? createLogger(options.logLevel);
-    this.members = members === undefined ? new MemberTable(options.nodes) : MemberTable.fromSnapshot(members);
+    // A state file given to the library is read (or created) as the command does.
+    const start = members ?? startingMembers(options.stateFile, options.nodes).members;
+    this.members = MemberTable.fromSnapshot(start);
     const slots = this.members.all();
     const addresses = slots.map((m) => m.address);
-    const routable = this.members.routable();
-    this.nodesUp = routable.length;
-    this.rankings = new Ranking(
-      routable.map((m) => m.address),
-      undefined,
-      routable.map((m) => m.slot),
-    );
+    this.nodesUp = this.members.routable().length;
+    this.rankings = routableRanking(this.members);
     this.gradualReturn = new GradualReturn(slots.length, options.warmup);
     const spill = options.waitSpill;
     this.waitSpill =
@@ -284,6 +289,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     else this.gradualReturn.nodeDown(index);
     if (!this.healthIsLocal) this.log.debug({ node: id, reason, up }, 'node state from primary');
     else logNodeState(this.log, id, up, reason);
+    for (const listener of this.healthListeners) listener(index, up, reason);
     this.emit(up ? 'node-up' : 'node-down', id, reason);
     if (!up) this.engine.nodeDown(index);
   }
@@ -323,9 +329,56 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     return this.changeMembers(() => this.members.replaceAll(wanted));
   }
 
+  /**
+   * Re-reads the state file and makes the membership what it says (SIGHUP). Returns what happened, for
+   * the log; a missing or broken file changes nothing and says why.
+   */
+  reload(): string {
+    return reloadMembers(this.options.stateFile, (wanted) => this.replaceMembers(wanted));
+  }
+
   /** Health as the checks in this process see it (null when the primary checks). */
   healthDetail(slot: number): HealthDetail | null {
     return this.health instanceof HealthChecker ? this.health.detail(slot) : null;
+  }
+
+  /** Makes a change to the membership and applies it (the admin API's way in); returns what changed. */
+  change(fn: (table: MemberTable) => MemberChange[]): MemberChange[] {
+    return this.changeMembers(() => fn(this.members));
+  }
+
+  rank(key: string): readonly number[] {
+    return this.rankings.rank(key);
+  }
+
+  keyOfPath(path: string): string | null {
+    return this.keyHeader ? null : functionKey(path);
+  }
+
+  isListening(): boolean {
+    return this.server.listening;
+  }
+
+  onHealthChange(listener: (slot: number, up: boolean, reason: string) => void): void {
+    this.healthListeners.push(listener);
+  }
+
+  /** This process's counters, as a worker sends them to its primary. */
+  stats(): { inFlight: number[] } {
+    return { inFlight: this.members.all().map((m) => this.engine.inFlight(m.slot)) };
+  }
+
+  /** Traffic counters of this process. */
+  traffic(): TrafficView {
+    return {
+      counters: (slot) => ({ ...NO_COUNTERS, inFlight: this.engine.inFlight(slot) }),
+      recentFallbacks: [],
+      functions: [],
+    };
+  }
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
   }
 
   private changeMembers(change: () => MemberChange[]): MemberChange[] {
@@ -347,12 +400,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
       }
       this.log.info({ node: m.address.id, change: c.kind, weight: m.address.weight }, 'membership changed');
     }
-    const routable = this.members.routable();
-    this.rankings = new Ranking(
-      routable.map((m) => m.address),
-      undefined,
-      routable.map((m) => m.slot),
-    );
+    this.rankings = routableRanking(this.members);
     this.countUp();
     this.emit('members', changes);
     return changes;
@@ -372,11 +420,27 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
       await this.close();
       throw new ConfigError(`node ${self.id} is fnlb's own listening address ${address.address}:${address.port}`);
     }
+    const admin = this.options.adminListen;
+    if (admin !== null) {
+      this.admin = new AdminServer(new AdminApi(localHost(this), this.options, this.log), { token: this.options.adminToken, log: this.log });
+      try {
+        const at = await this.admin.listen(admin.port, admin.host);
+        this.adminAddress = { host: at.address, port: at.port };
+      } catch (err) {
+        await this.close();
+        const e = err as NodeJS.ErrnoException;
+        throw new ConfigError(`--admin-listen: cannot listen on ${admin.host}:${admin.port}: ${e.code ?? e.message}`);
+      }
+    }
     return { host: address.address, port: address.port };
   }
 
+  /** Where the admin listener is (after listen()), null when off. */
+  adminAddress: { host: string; port: number } | null = null;
+
   async close(): Promise<void> {
     this.health.stop();
+    await this.admin?.close();
     await this.engine.close(this.options.shutdownTimeout);
   }
 
@@ -428,4 +492,17 @@ export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, 
     return server;
   }) as typeof server.close;
   return server;
+}
+
+/** A reload (SIGHUP) of the state file into a membership; the outcome as one log message. */
+export function reloadMembers(stateFile: string | null, replace: (wanted: readonly StateEntry[]) => readonly MemberChange[]): string {
+  if (stateFile === null) return 'nothing to reload (no --state-file)';
+  try {
+    const wanted = readStateFile(stateFile);
+    if (wanted === null) return `nothing to reload (${stateFile} does not exist)`;
+    const changes = replace(wanted);
+    return changes.length === 0 ? `${stateFile} reloaded: no change` : `${stateFile} reloaded: ${changes.length} change(s)`;
+  } catch (err) {
+    return `${stateFile} not reloaded, membership unchanged: ${(err as Error).message}`;
+  }
 }

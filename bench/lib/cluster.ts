@@ -56,6 +56,9 @@ export async function startCluster(dir: string, tools: Tools): Promise<Record<Pr
     'off',
     '--hc-path',
     '/version',
+    // On, as by default (its counters are what users run with), on any free port.
+    '--admin-listen',
+    `${HOST}:0`,
   ]);
   await Promise.all([waitReady(nginxProc, pNginx), waitReady(haproxyProc, pHaproxy), waitReady(fnlbProc, pFnlb)]);
 

@@ -87,6 +87,8 @@ export async function startContestants(dir: string, peers: Peers): Promise<Corpu
           '60s',
           '--access-log',
           'off',
+          '--admin-listen',
+          'off',
         ]),
         pFnlb,
       ],

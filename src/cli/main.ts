@@ -8,10 +8,14 @@
 // - GC on the main thread only: helper threads on the same core preempt the event loop. p99 at a
 //   fixed 10k req/s 1.75x -> 1.49x nginx's, CPU per request 17.8 -> 16.1 µs.
 import cluster from 'node:cluster';
-import { createBalancer } from '../balancer.js';
-import { runPrimary } from '../cluster/primary.js';
+import { createServingBalancer } from '../balancer.js';
+import { MEMBERS_ENV } from '../cluster/messages.js';
+import { adminLogFields, runPrimary } from '../cluster/primary.js';
+import type { MembersSnapshot } from '../membership/member-table.js';
+import { startingMembers, type MembersSource } from '../membership/state-file.js';
 import { ConfigError } from '../errors.js';
 import { RelayedHealth } from '../health/relayed-health.js';
+import { isToWorker, type ToPrimary } from '../cluster/messages.js';
 import { createLogger, flushLogger } from '../log.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 
@@ -37,20 +41,50 @@ const options = command.options;
 const isWorker = cluster.isWorker;
 const logger = createLogger(options.logLevel, isWorker ? { worker: cluster.worker!.id } : undefined);
 
+// The membership to start from: a worker's comes from its primary (slots included); otherwise the
+// state file's, or --nodes.
+let members: MembersSnapshot;
+let membersSource: MembersSource = 'nodes';
+if (isWorker) {
+  members = JSON.parse(process.env[MEMBERS_ENV] ?? 'null') as MembersSnapshot;
+} else {
+  try {
+    ({ members, source: membersSource } = startingMembers(options.stateFile, options.nodes));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+}
+// The library checks a node list: the current members'.
+options.nodes = members.members.filter((m) => !m.removed).map((m) => m.address);
+
 if (options.workers > 1 && cluster.isPrimary) {
-  runPrimary(options, logger);
+  runPrimary(options, logger, members);
 } else {
   await serve();
 }
 
 /** One serving process: the whole of fnlb, or one worker of a cluster. */
 async function serve(): Promise<void> {
-  const balancer = createBalancer({
+  const balancer = createServingBalancer({
     ...options,
-    // This process serves alone, or is one worker of the cluster the primary forked.
+    // This process serves alone, or is one worker of the cluster the primary forked (whose admin API runs in the primary).
     workers: 1,
+    adminListen: isWorker ? null : options.adminListen,
     logger,
+    members,
     healthView: isWorker ? (count, onChange) => new RelayedHealth(count, onChange) : undefined,
+  });
+  if (isWorker) {
+    process.on('message', (m: unknown) => {
+      if (!isToWorker(m)) return;
+      if (m.fnlb === 'members') balancer.setMembers(m.members);
+      else if (m.fnlb === 'stats-request') process.send?.({ fnlb: 'stats', id: m.id, stats: balancer.stats() } satisfies ToPrimary);
+    });
+  }
+  // SIGHUP (a closed terminal, or an operator asking for a reload) never stops fnlb. A worker leaves it to the primary.
+  process.on('SIGHUP', () => {
+    if (!isWorker) logger.info({ signal: 'SIGHUP' }, balancer.reload());
   });
 
   let stopping = false;
@@ -76,8 +110,18 @@ async function serve(): Promise<void> {
     const { host, port } = await balancer.listen();
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     if (isWorker) process.send?.({ fnlb: 'listening', address });
-    else logger.info({ address, nodes: options.nodes.map((n) => n.id) }, 'fnlb listening');
+    else {
+      const admin = balancer.adminAddress;
+      const adminFields = admin === null ? { admin: 'off' } : adminLogFields(admin.host, admin.port, options.adminToken !== null);
+      logger.info({ address, nodes: options.nodes.map((n) => n.id), membersFrom: membersSource, ...adminFields }, 'fnlb listening');
+    }
   } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.fatal(err.message);
+      flushLogger(logger);
+      process.stderr.write(`fnlb: ${err.message}\n`);
+      process.exit(1);
+    }
     const e = err as NodeJS.ErrnoException;
     logger.fatal({ code: e.code }, `cannot listen on ${options.listenHost}:${options.listenPort}: ${e.message}`);
     flushLogger(logger);

@@ -1,29 +1,100 @@
 import cluster, { type Worker } from 'node:cluster';
-import { healthCheckOptions, logNodeState } from '../balancer.js';
+import { healthCheckOptions, logNodeState, reloadMembers } from '../balancer.js';
 import { HealthChecker } from '../health/health-checker.js';
 import { flushLogger, type Logger } from '../log.js';
 import type { BalancerOptions } from '../config/options.js';
-import { isToPrimary, type ToWorker } from './messages.js';
+import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from '../membership/member-table.js';
+import { functionKey } from '../hashing/routing-key.js';
+import { AdminApi } from '../admin/api.js';
+import type { AdminHost, TrafficView } from '../admin/host.js';
+import { NO_COUNTERS } from '../admin/local-host.js';
+import { AdminServer } from '../admin/server.js';
+import { isToPrimary, MEMBERS_ENV, type ToWorker } from './messages.js';
 
 /** A worker that dies within this long of its start is restarted after a pause, not at once. */
 const QUICK_DEATH_MS = 1000;
 
+/** How long a scrape or a dashboard poll waits for the workers' counters. */
+const STATS_WAIT_MS = 1000;
+
 /**
  * The primary of `--workers N`: forks the workers (which share the listening socket and accept from it
- * directly), runs the health checks once for all of them and relays every change, restarts a worker that
- * dies, and on SIGTERM/SIGINT drains them all.
+ * directly), runs the health checks once for all of them and relays every change, holds the membership
+ * (the admin API runs here) and relays every change of it, sums the workers' counters on request,
+ * restarts a worker that dies, and on SIGTERM/SIGINT drains them all.
  */
-export function runPrimary(options: BalancerOptions, logger: Logger): void {
+export function runPrimary(options: BalancerOptions, logger: Logger, start: MembersSnapshot): void {
   // Workers accept from the shared socket themselves: no hop through the primary per connection.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  const nodes = options.nodes;
+  const table = MemberTable.fromSnapshot(start);
+  let ranking = routableRanking(table);
   const broadcast = (m: ToWorker) => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(m);
   };
-  const checker = new HealthChecker(nodes, healthCheckOptions(options), (index, up, reason) => {
-    logNodeState(logger, nodes[index].id, up, reason);
-    broadcast({ fnlb: 'health', index, up, reason });
-  });
+  const healthListeners: Array<(slot: number, up: boolean, reason: string) => void> = [];
+  const membersListeners: Array<(changes: readonly MemberChange[]) => void> = [];
+  const checker = new HealthChecker(
+    table.all().map((m) => m.address),
+    healthCheckOptions(options),
+    (index, up, reason) => {
+      logNodeState(logger, table.all()[index].address.id, up, reason);
+      broadcast({ fnlb: 'health', index, up, reason });
+      for (const l of healthListeners) l(index, up, reason);
+    },
+  );
+  for (const m of table.all()) if (m.removed) checker.removeNode(m.slot);
+  const healthSnapshot = (): ToWorker => ({ fnlb: 'health-snapshot', up: table.all().map((m) => checker.isUp(m.slot)) });
+
+  const change = (fn: (t: MemberTable) => MemberChange[]): MemberChange[] => {
+    const changes = fn(table);
+    if (changes.length === 0) return changes;
+    for (const c of changes) {
+      const m = table.all()[c.slot];
+      if (c.kind === 'added') checker.addNode(c.slot, m.address);
+      else if (c.kind === 'removed') checker.removeNode(c.slot);
+      logger.info({ node: m.address.id, change: c.kind, weight: m.address.weight }, 'membership changed');
+    }
+    ranking = routableRanking(table);
+    broadcast({ fnlb: 'members', members: table.snapshot() });
+    for (const l of membersListeners) l(changes);
+    return changes;
+  };
+
+  // Counters live in the workers: a read asks each and sums what comes back in time.
+  let nextStatsId = 1;
+  const pendingStats = new Map<number, { replies: unknown[]; expected: number; done: (replies: unknown[]) => void }>();
+  const gatherStats = (): Promise<unknown[]> =>
+    new Promise((resolve) => {
+      const workers = Object.values(cluster.workers ?? {}).filter((w) => w?.isConnected());
+      if (workers.length === 0) return resolve([]);
+      const id = nextStatsId++;
+      const timer = setTimeout(() => finish(), STATS_WAIT_MS);
+      const finish = () => {
+        clearTimeout(timer);
+        const p = pendingStats.get(id);
+        pendingStats.delete(id);
+        resolve(p?.replies ?? []);
+      };
+      pendingStats.set(id, { replies: [], expected: workers.length, done: finish });
+      for (const w of workers) w!.send({ fnlb: 'stats-request', id } satisfies ToWorker);
+    });
+
+  const host: AdminHost = {
+    healthView: 'primary',
+    members: table,
+    change,
+    isUp: (slot) => checker.isUp(slot),
+    health: (slot) => checker.detail(slot),
+    warmth: () => 1,
+    rank: (key) => ranking.rank(key),
+    keyOfPath: (path) => (options.hashKey.kind === 'header' ? null : functionKey(path)),
+    listening: () => announced,
+    traffic: async () => trafficOf(await gatherStats()),
+    metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
+    onHealthChange: (l) => healthListeners.push(l),
+    onMembersChange: (l) => membersListeners.push(l),
+  };
+  let admin: AdminServer | null = null;
 
   let stopping = false;
   let announced = false;
@@ -31,22 +102,54 @@ export function runPrimary(options: BalancerOptions, logger: Logger): void {
   const startedAt = new Map<number, number>();
 
   const fork = (): Worker => {
-    const worker = cluster.fork();
+    // The worker starts from the membership as it is now, slots included; later changes come as messages.
+    const worker = cluster.fork({ [MEMBERS_ENV]: JSON.stringify(table.snapshot()) });
     startedAt.set(worker.id, Date.now());
-    worker.on('online', () => worker.send({ fnlb: 'health-snapshot', up: nodes.map((_, i) => checker.isUp(i)) } satisfies ToWorker));
+    worker.on('online', () => worker.send(healthSnapshot()));
     worker.on('message', (m: unknown) => {
       if (!isToPrimary(m)) return;
       if (m.fnlb === 'node-failed') {
         checker.markDown(m.index, m.reason);
+      } else if (m.fnlb === 'stats') {
+        const p = pendingStats.get(m.id);
+        if (p === undefined) return;
+        p.replies.push(m.stats);
+        if (p.replies.length >= p.expected) p.done(p.replies);
       } else if (m.fnlb === 'listening') {
+        // Anything sent before the worker could hear it is sent again now.
+        worker.send({ fnlb: 'members', members: table.snapshot() } satisfies ToWorker);
+        worker.send(healthSnapshot());
         listening.add(worker.id);
         if (!announced && listening.size >= options.workers) {
           announced = true;
-          logger.info({ address: m.address, workers: options.workers, nodes: nodes.map((n) => n.id) }, 'fnlb listening');
+          void startAdmin().then((adminAt) =>
+            logger.info(
+              { address: m.address, workers: options.workers, nodes: table.current().map((n) => n.address.id), ...adminAt },
+              'fnlb listening',
+            ),
+          );
         }
       }
     });
     return worker;
+  };
+
+  const startAdmin = async (): Promise<Record<string, unknown>> => {
+    const at = options.adminListen;
+    if (at === null) return {};
+    const api = new AdminApi(host, options, logger);
+    admin = new AdminServer(api, { token: options.adminToken, log: logger });
+    try {
+      const a = await admin.listen(at.port, at.host);
+      return adminLogFields(a.address, a.port, options.adminToken !== null);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      logger.fatal({ code: e.code }, `cannot listen on ${at.host}:${at.port} (admin): ${e.message}`);
+      process.stderr.write(`fnlb: --admin-listen: cannot listen on ${at.host}:${at.port}: ${e.code ?? e.message}\n`);
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      flushLogger(logger);
+      process.exit(1);
+    }
   };
 
   cluster.on('exit', (worker, code, signal) => {
@@ -83,6 +186,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger): void {
     stopping = true;
     logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
     checker.stop();
+    void admin?.close();
     const workers = Object.values(cluster.workers ?? {});
     if (workers.length === 0) finish();
     for (const w of workers) w?.process.kill('SIGTERM');
@@ -93,7 +197,27 @@ export function runPrimary(options: BalancerOptions, logger: Logger): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, reloadMembers(options.stateFile, (wanted) => change((t) => t.replaceAll(wanted))));
+  });
 
   for (let i = 0; i < options.workers; i++) fork();
   checker.start();
+}
+
+/** The admin listener's fields of the start-up line, saying when it is open to anyone who can reach it. */
+export function adminLogFields(host: string, port: number, hasToken: boolean): Record<string, unknown> {
+  const admin = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return hasToken ? { admin } : { admin, adminAuth: 'none: open to local users (loopback only); set --admin-token to require one' };
+}
+
+/** The workers' replies summed: in flight per slot. */
+function trafficOf(replies: unknown[]): TrafficView {
+  const inFlight: number[] = [];
+  for (const r of replies) {
+    const list = (r as { inFlight?: unknown }).inFlight;
+    if (!Array.isArray(list)) continue;
+    list.forEach((n, slot) => (inFlight[slot] = (inFlight[slot] ?? 0) + (typeof n === 'number' ? n : 0)));
+  }
+  return { counters: (slot) => ({ ...NO_COUNTERS, inFlight: inFlight[slot] ?? 0 }), recentFallbacks: [], functions: [] };
 }

@@ -86,6 +86,12 @@ export interface BalancerOptions {
   accessLog: AccessLogMode;
   /** Worker processes sharing the listening socket (1 = no cluster). The library takes only 1: it cannot fork. */
   workers: number;
+  /** The admin API, metrics and dashboard listener; null = off. */
+  adminListen: { readonly host: string; readonly port: number } | null;
+  /** Bearer token the admin API requires (all but /healthz and /readyz); null = open (loopback only). */
+  adminToken: string | null;
+  /** Membership kept across restarts: written on every change, read at start and on SIGHUP; null = none. */
+  stateFile: string | null;
 }
 
 export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<BalancerOptions>({
@@ -119,6 +125,9 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   logLevel: 'info',
   accessLog: { kind: 'on' },
   workers: 1,
+  adminListen: { host: '127.0.0.1', port: 8082 },
+  adminToken: null,
+  stateFile: null,
 });
 
 /** What the forwarding engine reads: a view of the same options object, not a copy. */

@@ -16,12 +16,28 @@ export type OptionsInit = Partial<Omit<BalancerOptions, 'nodes'>> & { nodes: Rea
  */
 export function resolveLibraryOptions(init: OptionsInit, libraryOnly: ReadonlySet<string>): BalancerOptions {
   const options = checkOptions(init, OPTIONS, libraryOnly);
+  checkAdminExposure(options);
   if (options.workers !== 1) {
     throw new ConfigError(
       `--workers: the library serves from this one process (workers must be 1); for ${options.workers} worker processes run the fnlb command with --workers`,
     );
   }
   return options;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** An admin API anyone on the network can reach must ask for a token. */
+export function checkAdminExposure(options: Pick<BalancerOptions, 'adminListen' | 'adminToken'>): void {
+  const admin = options.adminListen;
+  if (admin === null || options.adminToken !== null || isLoopback(admin.host)) return;
+  const shown = admin.host.includes(':') ? `[${admin.host}]:${admin.port}` : `${admin.host}:${admin.port}`;
+  throw new ConfigError(
+    `--admin-listen: ${shown} is not a loopback address and no --admin-token is set; set one (or FNLB_ADMIN_TOKEN) to expose the admin API, or listen on 127.0.0.1`,
+  );
 }
 
 /**
@@ -38,7 +54,7 @@ function checkOptions(init: object, specs: readonly OptionSpec[], libraryOnly: R
   if (typeof init !== 'object' || init === null) {
     throw new ConfigError(`invalid options ${String(init)} (use an object, e.g. { nodes: ['10.0.0.1:8080'] })`);
   }
-  const known = specs.flatMap((spec) => spec.keys);
+  const known = specs.filter((spec) => !spec.alias).flatMap((spec) => spec.keys);
   const merged: Record<string, unknown> = { ...DEFAULT_OPTIONS };
   for (const [key, value] of Object.entries(init)) {
     if (libraryOnly.has(key)) continue;
@@ -55,6 +71,7 @@ function checkOptions(init: object, specs: readonly OptionSpec[], libraryOnly: R
 
   const options = {} as BalancerOptions;
   for (const option of specs) {
+    if (option.alias) continue;
     naming(option.flag, () => {
       const value = option.get(merged as unknown as BalancerOptions);
       option.check(value);

@@ -48,6 +48,8 @@ export interface OptionSpec<T = unknown> {
   get(options: Readonly<BalancerOptions>): T;
   /** Stores a checked value. */
   set(options: BalancerOptions, value: T): void;
+  /** Another spelling of an option's field on the command line only (the library names the field's own option). */
+  readonly alias?: true;
 }
 
 /** "hc-interval" → "FNLB_HC_INTERVAL" */
@@ -401,6 +403,24 @@ function checkNodes(value: unknown): void {
   }
 }
 
+function formatAdminListen(value: { host: string; port: number } | null): string {
+  return value === null ? 'off' : formatListen(value.host, value.port);
+}
+
+function checkAdminListen(value: unknown): void {
+  if (value === null) return;
+  if (typeof value !== 'object') throw new ConfigError(`invalid address ${shownValue(value)} (use {host, port}, or null for off)`);
+  checkListen(value as { host: unknown; port: unknown });
+}
+
+/** Printable, no spaces: it travels in an Authorization header and a cookie. */
+function checkAdminToken(value: unknown): void {
+  if (value === null) return;
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(value) || value.includes(';') || value.includes(',')) {
+    throw new ConfigError('invalid token (16 to 256 printable characters, no spaces, commas or semicolons)');
+  }
+}
+
 /** Every option, in help order: the single source of truth for flags, environment variables, help and library checks. */
 export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
   {
@@ -540,6 +560,45 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     parse: (text) => text as BalancerOptions['logLevel'],
     check: checkLogLevel,
   }),
+  {
+    ...option('mgmt-port', 'adminListen', {
+      placeholder: '<port>',
+      description: "fnproject fnlb's spelling of --admin-listen 127.0.0.1:<port>.",
+      defaultText: 'none',
+      parse: (text) => ({ host: '127.0.0.1', port: parseWhole(text, 8082, 'port') }),
+      check: checkAdminListen,
+    }),
+    alias: true,
+  },
+  option('admin-listen', 'adminListen', {
+    placeholder: '<host:port|off>',
+    description: 'Admin API, metrics and dashboard; on a non-loopback address only with --admin-token.',
+    defaultText: formatAdminListen(DEFAULT_OPTIONS.adminListen),
+    parse: (text) => {
+      if (text === 'off') return null;
+      const { host, port } = parseHostPort(text, { allowPortZero: true });
+      return { host, port };
+    },
+    check: checkAdminListen,
+  }),
+  option('admin-token', 'adminToken', {
+    placeholder: '<token>',
+    description: 'Bearer token the admin API requires (not /healthz, /readyz); without it the API is open, on loopback only.',
+    defaultText: 'none',
+    parse: (text) => text,
+    check: checkAdminToken,
+  }),
+  option('state-file', 'stateFile', {
+    placeholder: '<path>',
+    description: 'Keep the node list here: written on every change, read at start (instead of --nodes) and on SIGHUP.',
+    defaultText: 'none',
+    parse: (text) => text,
+    check: (value: unknown) => {
+      if (value !== null && (typeof value !== 'string' || value === '')) {
+        throw new ConfigError(`invalid path ${shownValue(value)} (a file name, or null for none)`);
+      }
+    },
+  }),
   option('access-log', 'accessLog', {
     placeholder: '<mode>',
     description: 'Access log: on, off, or the fraction 0<r<=1 of requests to log (e.g. 0.1).',
@@ -551,7 +610,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
 
 /** The option that sets a BalancerOptions field. */
 export const OPTION_OF_KEY: ReadonlyMap<keyof BalancerOptions, OptionSpec> = new Map(
-  OPTIONS.flatMap((o) => o.keys.map((k) => [k, o] as const)),
+  OPTIONS.filter((o) => !o.alias).flatMap((o) => o.keys.map((k) => [k, o] as const)),
 );
 
 /** Runs `fn` (a parse or check) and puts `source` (a flag, or the variable the text came from) in front of a ConfigError's message. */

@@ -9,6 +9,7 @@
  * Every change bumps `version`; a snapshot (plain JSON, for worker processes and the state file's
  * content) applied to another table yields the same slots and the list of changes to carry out.
  */
+import { Ranking } from '../hashing/rendezvous.js';
 import type { NodeAddress } from './address.js';
 
 export interface Member {
@@ -236,4 +237,14 @@ function checkWeight(weight: number): void {
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
     throw new MembershipError(`invalid weight ${JSON.stringify(weight)}; must be a positive number`);
   }
+}
+
+/** Rankings over the members that get requests, reporting slots: what every process routes by. */
+export function routableRanking(table: MemberTable): Ranking {
+  const routable = table.routable();
+  return new Ranking(
+    routable.map((m) => m.address),
+    undefined,
+    routable.map((m) => m.slot),
+  );
 }

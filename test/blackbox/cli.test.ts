@@ -30,7 +30,8 @@ import { RawConnection, httpRequest } from '../../harness/client/raw-client.js';
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const k of Object.keys(process.env)) if (k.startsWith('FNLB_')) env[k] = undefined;
-  return { ...env, ...extra };
+  // Tests run side by side: the admin listener takes any free port unless a test sets it.
+  return { ...env, FNLB_ADMIN_LISTEN: '127.0.0.1:0', ...extra };
 }
 
 /** Fast health checks and quick connect failures, for tests. */

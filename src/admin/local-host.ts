@@ -1,0 +1,40 @@
+import type { HealthDetail } from '../health/health-checker.js';
+import type { MemberChange, MemberTable } from '../membership/member-table.js';
+import type { AdminHost, NodeCounters, TrafficView } from './host.js';
+
+/** What the admin API reads from a balancer serving in this very process. */
+export interface ServingProcess {
+  readonly members: MemberTable;
+  change(fn: (table: MemberTable) => MemberChange[]): MemberChange[];
+  isUp(slot: number): boolean;
+  healthDetail(slot: number): HealthDetail | null;
+  warmth(slot: number): number;
+  rank(key: string): readonly number[];
+  keyOfPath(path: string): string | null;
+  isListening(): boolean;
+  traffic(): TrafficView;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  onHealthChange(listener: (slot: number, up: boolean, reason: string) => void): void;
+  on(event: 'members', listener: (changes: readonly MemberChange[]) => void): unknown;
+}
+
+/** The admin host of a single process: everything is local. */
+export function localHost(p: ServingProcess): AdminHost {
+  return {
+    healthView: 'local',
+    members: p.members,
+    change: (fn) => p.change(fn),
+    isUp: (slot) => p.isUp(slot),
+    health: (slot) => p.healthDetail(slot),
+    warmth: (slot) => p.warmth(slot),
+    rank: (key) => p.rank(key),
+    keyOfPath: (path) => p.keyOfPath(path),
+    listening: () => p.isListening(),
+    traffic: async () => p.traffic(),
+    metrics: () => p.metrics(),
+    onHealthChange: (listener) => p.onHealthChange(listener),
+    onMembersChange: (listener) => p.on('members', listener),
+  };
+}
+
+export const NO_COUNTERS: NodeCounters = Object.freeze({ inFlight: 0, requests: 0, errors: 0, fallbacksFrom: 0, fallbacksTo: 0 });
