@@ -510,7 +510,10 @@ function portOf(address: string): number {
 export async function startFnlb(args: string[], env?: NodeJS.ProcessEnv, opts: FnlbOptions = {}): Promise<FnlbProcess> {
   const [command, ...entry] = opts.entryArgs !== undefined ? [process.execPath, ...opts.entryArgs] : [FNLB_ENTRY];
   // Tests run side by side: the admin listener takes any free port unless a test picks one.
-  const adminGiven = args.some((a) => /^--(admin-listen|mgmt-port)(=|$)/.test(a)) || env?.FNLB_ADMIN_LISTEN !== undefined || env?.FNLB_MGMT_PORT !== undefined;
+  const adminGiven =
+    args.some((a) => /^--(admin-listen|mgmt-port)(=|$)/.test(a)) ||
+    env?.FNLB_ADMIN_LISTEN !== undefined ||
+    env?.FNLB_MGMT_PORT !== undefined;
   if (!adminGiven && opts.entryArgs === undefined) args = [...args, '--admin-listen', '127.0.0.1:0'];
   const proc = spawn(command!, [...entry, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -422,7 +422,10 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     }
     const admin = this.options.adminListen;
     if (admin !== null) {
-      this.admin = new AdminServer(new AdminApi(localHost(this), this.options, this.log), { token: this.options.adminToken, log: this.log });
+      this.admin = new AdminServer(new AdminApi(localHost(this), this.options, this.log), {
+        token: this.options.adminToken,
+        log: this.log,
+      });
       try {
         const at = await this.admin.listen(admin.port, admin.host);
         this.adminAddress = { host: at.address, port: at.port };

@@ -130,7 +130,10 @@ export class AdminApi {
 
   private async listNodes(): Promise<Result> {
     const traffic = await this.traffic();
-    return { status: 200, body: { healthView: this.host.healthView, nodes: this.host.members.current().map((m) => this.nodeView(m.slot, traffic)) } };
+    return {
+      status: 200,
+      body: { healthView: this.host.healthView, nodes: this.host.members.current().map((m) => this.nodeView(m.slot, traffic)) },
+    };
   }
 
   private async oneNode(id: string): Promise<Result> {
@@ -152,7 +155,12 @@ export class AdminApi {
       check:
         health?.lastCheck == null
           ? null
-          : { ok: health.lastCheck.ok, detail: health.lastCheck.detail, ms: health.lastCheck.ms, at: new Date(health.lastCheck.at).toISOString() },
+          : {
+              ok: health.lastCheck.ok,
+              detail: health.lastCheck.detail,
+              ms: health.lastCheck.ms,
+              at: new Date(health.lastCheck.at).toISOString(),
+            },
       weight: m.address.weight,
       draining: m.draining,
       // Rendezvous hashing gives each node its weight's share of the functions.

@@ -1,5 +1,6 @@
 /** What happened to the cluster lately, for the dashboard and GET /v1/events: a bounded ring, numbered. */
-export type ClusterEventKind = 'node-up' | 'node-down' | 'node-added' | 'node-removed' | 'node-draining' | 'node-undrained' | 'weight' | 'fallback';
+export type ClusterEventKind =
+  'node-up' | 'node-down' | 'node-added' | 'node-removed' | 'node-draining' | 'node-undrained' | 'weight' | 'fallback';
 
 export interface ClusterEvent {
   readonly seq: number;

@@ -198,7 +198,10 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    logger.info({ signal: 'SIGHUP' }, reloadMembers(options.stateFile, (wanted) => change((t) => t.replaceAll(wanted))));
+    logger.info(
+      { signal: 'SIGHUP' },
+      reloadMembers(options.stateFile, (wanted) => change((t) => t.replaceAll(wanted))),
+    );
   });
 
   for (let i = 0; i < options.workers; i++) fork();

@@ -90,7 +90,10 @@ export type MembersSource = 'nodes' | 'state-file' | 'nodes, state file created'
  * The membership to start with: the state file's when it exists (then --nodes is only its seed), else
  * `nodes`, written to a new state file at once so the next start finds it.
  */
-export function startingMembers(stateFile: string | null, nodes: readonly NodeAddress[]): { members: MembersSnapshot; source: MembersSource } {
+export function startingMembers(
+  stateFile: string | null,
+  nodes: readonly NodeAddress[],
+): { members: MembersSnapshot; source: MembersSource } {
   if (stateFile !== null) {
     const saved = readStateFile(stateFile);
     if (saved !== null) return { members: MemberTable.fromList(saved).snapshot(), source: 'state-file' };
