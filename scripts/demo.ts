@@ -90,7 +90,7 @@ interface Call {
   hot?: boolean;
 }
 
-async function runSmoke(lbPort: number, nodes: BackendProcess[]): Promise<void> {
+async function runSmoke(lbPort: number, nodes: BackendProcess[], adminUrl: string): Promise<void> {
   // Wait until fnlb routes (nodes may start as "down" until their first health check).
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -141,6 +141,11 @@ async function runSmoke(lbPort: number, nodes: BackendProcess[]): Promise<void> 
   }
   if (helloNodes.size !== 1) problems.push(`one function reached ${helloNodes.size} nodes`);
   if (lastHello && lastHello.hot !== true) problems.push('the hello function never got hot on its node');
+  const admin = new URL(adminUrl);
+  const listed = await httpRequest(Number(admin.port), { path: '/v1/nodes', timeoutMs: 5000 }).catch(() => null);
+  const listedNodes = listed === null ? [] : ((JSON.parse(listed.text()) as { nodes?: { node: string }[] }).nodes ?? []);
+  say(`smoke: admin API at ${adminUrl} lists ${listedNodes.length} node(s)`);
+  if (listedNodes.length !== nodes.length) problems.push(`the admin API lists ${listedNodes.length} nodes, not ${nodes.length}`);
   if (problems.length > 0) await fail(`smoke failed: ${problems.join('; ')}`);
   say('smoke ok');
 }
@@ -165,7 +170,9 @@ async function main(): Promise<void> {
   const lbWanted = wanted !== 0 && !(await isPortFree(wanted)) ? 0 : wanted;
   if (lbWanted !== wanted) say(`port ${wanted} is taken; fnlb will listen on a free port`);
   const nodeList = nodes.map((n) => n.id).join(',');
-  const fnlbArgs = ['--listen', `${HOST}:${lbWanted}`, '--nodes', nodeList];
+  // The admin API and dashboard on their usual port, or any free one.
+  const adminWanted = (await isPortFree(8082)) ? 8082 : 0;
+  const fnlbArgs = ['--listen', `${HOST}:${lbWanted}`, '--nodes', nodeList, '--admin-listen', `${HOST}:${adminWanted}`];
 
   const showLog = (l: LogLine): void => {
     let shown: string;
@@ -188,9 +195,10 @@ async function main(): Promise<void> {
   const base = `http://${HOST}:${lb.port}`;
   say(`fnlb listening on ${base} (pid ${lb.pid})`);
   for (const n of nodes) say(`  ${n.name}: http://${HOST}:${n.port}  pid ${n.pid}`);
+  say(`dashboard and admin API: ${lb.adminUrl}/  (open on loopback, no token)`);
 
   if (smoke) {
-    await runSmoke(lb.port, nodes);
+    await runSmoke(lb.port, nodes, lb.adminUrl);
     clearTimeout(overall);
     await stop();
     process.exit(0);
@@ -208,6 +216,11 @@ async function main(): Promise<void> {
   say(`  curl -s ${base}/r/myapp/hello`);
   say(`  # start a killed node again (same port), e.g. node1:`);
   say(`  node ${BACKEND_ENTRY} --demo --name ${nodes[0]!.name} --port ${nodes[0]!.port} &`);
+  say(`  # watch it live in the dashboard (${lb.adminUrl}/), or ask the admin API:`);
+  say(`  curl -s ${lb.adminUrl}/v1/nodes`);
+  say(`  curl -s "${lb.adminUrl}/v1/route?path=/r/myapp/hello"`);
+  say(`  curl -s -X POST ${lb.adminUrl}/v1/nodes/${encodeURIComponent(nodes[0]!.id)}/drain   # no new calls for ${nodes[0]!.name}`);
+  say(`  curl -s ${lb.adminUrl}/metrics | grep fnlb_requests_total`);
   say('');
   say('fnlb log below. Ctrl-C stops everything.');
 }

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -337,14 +338,22 @@ describe('fnlb: environment variables', () => {
       'access-log': 'on',
       workers: '2',
       'max-connections': '1000',
+      'admin-listen': '127.0.0.1:0',
+      'admin-token': 'env-token-0123456789',
+      'state-file': join(mkdtempSync(join(tmpdir(), 'fnlb-cli-')), 'state.json'),
     };
-    const valueFlags = FLAGS.filter((f): f is ValueFlag => f.kind === 'value');
+    // --mgmt-port is another spelling of --admin-listen (the two together are refused); its own tests are in admin-api.
+    const valueFlags = FLAGS.filter((f): f is ValueFlag => f.kind === 'value' && f.name !== 'mgmt-port');
     assert.deepEqual(Object.keys(values).sort(), valueFlags.map((f) => f.name).sort(), 'a test value for every flag');
     const env: Record<string, string> = {};
     for (const f of valueFlags) env[f.env] = values[f.name]!;
 
     const lb = await startFnlb([], cleanEnv(env));
     assert.ok(lb.port > 0);
+    // FNLB_ADMIN_LISTEN, FNLB_ADMIN_TOKEN: the admin API is there and asks for the token; FNLB_STATE_FILE: written.
+    assert.equal((await fetch(`${lb.adminUrl}/v1/nodes`)).status, 401);
+    assert.equal((await fetch(`${lb.adminUrl}/v1/nodes`, { headers: { Authorization: 'Bearer env-token-0123456789' } })).status, 200);
+    assert.match(readFileSync(values['state-file']!, 'utf8'), /"format": 1/);
     // FNLB_HASH_KEY=header:X-Fn-Id: the key is the header value.
     const a = await get200(lb.port, '/r/app/fn', { 'x-fn-id': 'tenant-7' });
     // FNLB_MAX_HEADER_SIZE=1KiB: a 2 KiB head is refused.
