@@ -326,6 +326,9 @@ export interface BackendOptions {
   readyTimeoutMs?: number;
   /** Answer like the demo's IronFunctions node (backend.ts --demo). */
   demo?: boolean;
+  /** With demo: containers per function at most, and the cold start of a new one (backend.ts). */
+  containers?: number;
+  coldStartMs?: number;
 }
 
 export interface BackendProcess {
@@ -361,6 +364,8 @@ async function spawnBackend(name: string, port: number, opts: BackendOptions): P
   const args = [BACKEND_ENTRY, '--name', name, '--port', String(port)];
   if (opts.logFile) args.push('--log', opts.logFile);
   if (opts.demo) args.push('--demo');
+  if (opts.containers !== undefined) args.push('--containers', String(opts.containers));
+  if (opts.coldStartMs !== undefined) args.push('--cold-start', String(opts.coldStartMs));
   if (opts.backlog !== undefined) args.push('--backlog', String(opts.backlog));
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = new Output(proc);

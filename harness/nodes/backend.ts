@@ -23,9 +23,13 @@
  * (fault modes, request ids and X-Node as usual):
  *   GET  /version             200 {"version":"0.2.72"}
  *   GET|HEAD /                200 pong
- *   ANY  /r/{app}/{route}     200 {"node", "app", "route", "calls", "hot"}: `calls` counts the calls of this
- *                             function (app + route; the query string is input, not identity) on this node,
- *                             `hot` is calls > 1, like a hot container that only this node has
+ *   ANY  /r/{app}/{route}     200 {"node", "app", "route", "calls", "hot", "cold", "waitedMs"}: `calls` counts
+ *                             the calls of this function (app + route; the query string is input, not
+ *                             identity) on this node, `hot` is calls > 1, like a hot container that only
+ *                             this node has. With --containers N and --cold-start MS the node models
+ *                             containers (containers.ts): `cold` says the call started one, `waitedMs` how
+ *                             long it queued for one (also sent as XXX-FXLB-WAIT); ?work=MS is the call's
+ *                             run time
  *   anything else             404 {"error":{"message":"Not found"}}
  *
  * Fault mode (for fault-injection tests), switched at run time by a control request sent to the backend
@@ -50,6 +54,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { sleep } from '../wait.js';
+import { Containers } from './containers.js';
 
 export const BACKEND_VERSION = '0.2.72';
 export const PIECE_SIZE = 64 * 1024;
@@ -65,6 +70,10 @@ export interface BackendServerOptions {
   backlog?: number;
   /** Answer like the demo's IronFunctions node (see the header). */
   demo?: boolean;
+  /** --demo: containers per function at most (default: no limit); a call over it queues. */
+  containers?: number;
+  /** --demo: milliseconds a call that starts a container waits before it runs (default 0). */
+  coldStartMs?: number;
 }
 
 export type FaultModeKind = 'normal' | '503' | 'slow' | 'hang';
@@ -167,6 +176,7 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
   let mode: FaultMode = { kind: 'normal' };
   /** Calls per function ("app route"), for --demo. */
   const calls = new Map<string, number>();
+  const containers = new Containers({ limit: opts.containers ?? Infinity, coldStartMs: opts.coldStartMs ?? 0 });
 
   const server = http.createServer();
 
@@ -364,7 +374,13 @@ export function startBackendServer(opts: BackendServerOptions): Promise<BackendS
       const key = `${app} ${route}`;
       const n = (calls.get(key) ?? 0) + 1;
       calls.set(key, n);
-      return json(200, { node: name, app, route, calls: n, hot: n > 1 });
+      const placement = await containers.acquire(key);
+      const work = Number(new URL(req.url ?? '/', 'http://node.invalid').searchParams.get('work') ?? 0);
+      if (work > 0) await sleep(work);
+      placement.release();
+      // As fnproject nodes do: how long the call waited for a container, as a Go duration.
+      res.setHeader('XXX-FXLB-WAIT', `${Math.round(placement.waitedMs * 1000)}µs`);
+      return json(200, { node: name, app, route, calls: n, hot: n > 1, cold: placement.cold, waitedMs: Math.round(placement.waitedMs) });
     }
     json(404, { error: { message: 'Not found' } });
   }
@@ -449,6 +465,8 @@ function parseArgs(argv: string[]): BackendServerOptions {
     else if (a === '--log' && v !== undefined) ((opts.logFile = v), i++);
     else if (a === '--backlog' && v !== undefined) ((opts.backlog = Number(v)), i++);
     else if (a === '--demo') opts.demo = true;
+    else if (a === '--containers' && v !== undefined) ((opts.containers = Number(v)), i++);
+    else if (a === '--cold-start' && v !== undefined) ((opts.coldStartMs = Number(v)), i++);
     else {
       process.stderr.write(`backend: unknown argument ${a}\n`);
       process.exit(2);

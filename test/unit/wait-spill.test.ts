@@ -104,6 +104,9 @@ describe('wait-aware spill', () => {
     assert.equal(parseWaitDuration('2m3.5s'), 123_500);
     assert.equal(parseWaitDuration('800us'), 0.8);
     assert.equal(parseWaitDuration('800µs'), 0.8);
+    // As a Go node sends it: "µs" in UTF-8, read byte for byte from the header.
+    assert.equal(parseWaitDuration(Buffer.from('244216µs', 'utf8').toString('latin1')), 244.216);
+    assert.equal(parseWaitDuration(Buffer.from('1.5μs', 'utf8').toString('latin1')), 0.0015);
     assert.equal(parseWaitDuration('1h'), 3_600_000);
     assert.equal(parseWaitDuration('120ns'), 0.00012);
     assert.equal(parseWaitDuration('42'), 42);
