@@ -77,4 +77,44 @@ describe('gradual return after recovery (--warmup)', () => {
     const firstBack = samples.find((s) => s.share > 0)!.ms;
     assert.ok(samples.at(-1)!.ms - firstBack >= WARMUP_MS * 0.6, `returned too fast: ${shown}`);
   });
+
+  test('a node added at run time (admin API) takes its functions over gradually too', async () => {
+    const WARMUP_MS = 2500;
+    const backends = await startBackends(4);
+    const lb = await startFnlb([
+      '--listen',
+      '127.0.0.1:0',
+      '--nodes',
+      nodesArg(backends.slice(0, 3)),
+      ...fastHealthArgs(),
+      '--warmup',
+      `${WARMUP_MS}ms`,
+    ]);
+    const added = backends[3]!;
+    const nodes = backends.map((b) => ({ id: b.id, weight: 1 }));
+    const wins = Array.from({ length: 400 }, (_, i) => `/r/app/new${i}`).filter(
+      (p) => backends[rankNodes(functionKey(p), nodes)[0]!] === added,
+    );
+    assert.ok(wins.length > 50, `only ${wins.length} functions for the new node`);
+    const shareOnNew = async (): Promise<number> => {
+      let on = 0;
+      for (const path of wins) if ((await nodeOf(lb.port, path)) === added.name) on++;
+      return on / wins.length;
+    };
+    assert.equal(await shareOnNew(), 0);
+    const res = await fetch(`${lb.adminUrl}/v1/nodes`, { method: 'POST', body: JSON.stringify({ node: added.id }) });
+    assert.equal(res.status, 201);
+    const t0 = Date.now();
+    const samples: Array<{ ms: number; share: number }> = [];
+    for (;;) {
+      const share = await shareOnNew();
+      samples.push({ ms: Date.now() - t0, share });
+      if (share === 1 || Date.now() - t0 > WARMUP_MS + 4000) break;
+    }
+    const shown = samples.map((s) => `${s.ms}ms:${s.share.toFixed(2)}`).join(' ');
+    assert.equal(samples.at(-1)!.share, 1, `not all moved: ${shown}`);
+    for (let i = 1; i < samples.length; i++) assert.ok(samples[i]!.share >= samples[i - 1]!.share, `share fell: ${shown}`);
+    assert.ok(samples[0]!.share < 0.5, `moved at once: ${shown}`);
+    assert.ok(samples.at(-1)!.ms >= WARMUP_MS * 0.6, `moved too fast: ${shown}`);
+  });
 });
