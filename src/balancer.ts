@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { Engine } from './engine/engine.js';
 import type { RequestHead } from './engine/http1/request-head.js';
-import type { Dispatcher, NodeEndpoint } from './engine/types.js';
+import type { Dispatcher, NodeEndpoint, RejectedRequest, RequestOutcome } from './engine/types.js';
 import { ConfigError } from './errors.js';
 import { functionKey, headerKey } from './hashing/routing-key.js';
 import { GradualReturn } from './hashing/gradual-return.js';
@@ -55,19 +55,41 @@ export type BalancerInit = OptionsInit & {
 
 /** One finished request, as the `request` event reports it (the fields of an access log line). */
 export interface RequestInfo {
+  /** The client's address. */
+  client: string;
   method: string;
+  /** The request target as the client sent it (path and query). */
+  target: string;
   /** The routing key. */
   key: string;
   /** The last node tried; null if none was (every node down). */
   node: string | null;
-  /** The status the client got (fnlb's own 502/503/504, or the node's). */
+  /** The status the client got (fnlb's own 502/503/504, or the node's; 499 when the client left first). */
   status: number;
   /** Nodes tried, retries included. */
   attempts: number;
+  /** Request bytes received from the client (head and body). */
+  bytesIn: number;
+  /** Response bytes sent to the client (head and body). */
+  bytesOut: number;
   /** From the request head to the end of the response, in milliseconds. */
   ms: number;
+  /** The request id (the client's X-Request-Id, or the one fnlb generated and forwarded); absent with --request-id-header off. */
+  requestId?: string;
+  /** Why fnlb answered itself (its own 502/503/504: "connect refused", "response timeout", "no node up", ...). */
+  reason?: string;
   /** Present (true) when a response that had started was cut off. */
   cut?: true;
+}
+
+/** A request fnlb answered itself before forwarding it (bad framing, 408, 431, 503 over --max-connections). */
+export interface RejectedInfo {
+  client: string;
+  status: number;
+  reason: string;
+  /** When the request line could be read. */
+  method?: string;
+  target?: string;
 }
 
 export interface BalancerEvents {
@@ -76,6 +98,8 @@ export interface BalancerEvents {
   /** The membership changed (a node added, removed, drained or reweighted). */
   members: [changes: readonly MemberChange[]];
   request: [info: RequestInfo];
+  /** A request answered by fnlb itself at the connection level (logged as "rejected" with the access log). */
+  rejected: [info: RejectedInfo];
 }
 
 export interface Balancer {
@@ -144,6 +168,8 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   private readonly health: HealthView;
   private readonly healthIsLocal: boolean;
   private readonly log: Logger;
+  /** Access lines: at info level whatever --log-level says (only --access-log governs them). */
+  private readonly accessLog: Logger;
   private readonly keyHeader: boolean;
   /** Fraction of requests to log; a running sum makes the sample exact and deterministic. */
   private readonly sampleRate: number;
@@ -165,6 +191,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   ) {
     super();
     this.log = logger ?? createLogger(options.logLevel);
+    this.accessLog = options.accessLog.kind === 'off' ? this.log : this.log.child({}, { level: 'info' });
     // A state file given to the library is read (or created) as the command does.
     const start = members ?? startingMembers(options.stateFile, options.nodes).members;
     this.members = MemberTable.fromSnapshot(start);
@@ -238,6 +265,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   nodeFailed(index: number, reason: string): void {
+    // metrics: stats.connectError(index) (a failure seen by traffic)
     this.health.markDown(index, reason);
   }
 
@@ -246,10 +274,11 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.timesRequests = this.sampleRate > 0 || this.reportsRequests;
   }
 
-  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): void {
+  finished(o: RequestOutcome): void {
+    // metrics: stats.request(o.node, o.owner, o.status, o.ms / 1000, o.bytesIn, o.bytesOut, fallbackReason, key)
     let info: RequestInfo | undefined;
     if (this.reportsRequests) {
-      info = this.requestInfo(head, node, status, attempts, ms, cut);
+      info = this.requestInfo(o);
       try {
         this.emit('request', info);
       } catch (err) {
@@ -265,19 +294,51 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.sampleCredit -= 1;
     // With both on, the access line logs the object the event carried (one routing key and object per
     // request; a listener that changes it changes the line).
-    this.log.info(info ?? this.requestInfo(head, node, status, attempts, ms, cut), 'request');
+    this.accessLog.info(info ?? this.requestInfo(o), 'request');
   }
 
-  private requestInfo(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): RequestInfo {
-    return {
-      method: head.method,
-      key: this.routingKey(head),
+  retried(reason: string): void {
+    // metrics: stats.retry(reason)
+    void reason;
+  }
+
+  rejected(r: RejectedRequest): void {
+    // metrics: stats.rejected(r.status)
+    const log = this.sampleRate > 0;
+    if (!log && this.listenerCount('rejected') === 0) return;
+    const info: RejectedInfo = { client: r.client, status: r.status, reason: r.reason };
+    if (r.method !== '') {
+      info.method = r.method;
+      info.target = r.target;
+    }
+    try {
+      this.emit('rejected', info);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+    if (log) this.accessLog.info(info, 'rejected');
+  }
+
+  private requestInfo(o: RequestOutcome): RequestInfo {
+    const node = o.node;
+    const info: RequestInfo = {
+      client: o.client,
+      method: o.method,
+      target: o.target,
+      key: this.routingKey(o.head),
       node: node === -1 ? null : this.members.all()[node].address.id,
-      status,
-      attempts,
-      ms: Math.round(ms * 100) / 100,
-      ...(cut ? { cut: true as const } : undefined),
+      status: o.status,
+      attempts: o.attempts,
+      bytesIn: o.bytesIn,
+      bytesOut: o.bytesOut,
+      ms: Math.round(o.ms * 100) / 100,
     };
+    if (o.requestId !== '') info.requestId = o.requestId;
+    if (o.reason !== '') info.reason = o.reason;
+    if (o.cut) info.cut = true;
+    return info;
   }
 
   private healthChanged(index: number, up: boolean, reason: string): void {
@@ -361,6 +422,11 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
 
   onHealthChange(listener: (slot: number, up: boolean, reason: string) => void): void {
     this.healthListeners.push(listener);
+  }
+
+  /** Client connections open now (this process). */
+  get clientConnections(): number {
+    return this.engine.clientConnections;
   }
 
   /** This process's counters, as a worker sends them to its primary. */

@@ -1,6 +1,6 @@
 /** fnlb as a library: the balancer, the original's entry point, the routing pieces, and the client half (a fallback dispatcher for undici). */
 export { createBalancer, consistentHashProxy, resolveOptions } from './balancer.js';
-export type { Balancer, BalancerInit, BalancerEvents, NodeStatus, RequestInfo } from './balancer.js';
+export type { Balancer, BalancerInit, BalancerEvents, NodeStatus, RequestInfo, RejectedInfo } from './balancer.js';
 export { NoFallbackNodeError, ConfigError } from './errors.js';
 export { rankNodes, Ranking, hashString } from './hashing/rendezvous.js';
 export type { WeightedNode } from './hashing/rendezvous.js';

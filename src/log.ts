@@ -14,6 +14,40 @@ export function createLogger(level: string, bindings?: Record<string, unknown>):
   );
 }
 
+interface Destination {
+  _writing?: boolean;
+  _len?: number;
+  once?(event: 'drain', listener: () => void): unknown;
+  flushSync?: () => void;
+}
+
+function destinationOf(logger: Logger): Destination | undefined {
+  return (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
+}
+
+/**
+ * Exits with `code` once every log line written so far has reached stdout, in order: waits for the
+ * asynchronous destination to drain (a pipe read slowly may take a while), at most `limitMs`, then
+ * flushes what is left synchronously. Nothing is lost when stdout is a pipe, as it is under systemd,
+ * Docker or `| tee`.
+ */
+export function exitAfterLogs(logger: Logger, code: number, limitMs = 5000): void {
+  let exited = false;
+  const exit = (): void => {
+    if (exited) return;
+    exited = true;
+    flushLogger(logger);
+    process.exit(code);
+  };
+  const dest = destinationOf(logger);
+  if (dest?.once === undefined || (dest._writing !== true && (dest._len ?? 0) === 0)) {
+    exit();
+    return;
+  }
+  dest.once('drain', exit);
+  setTimeout(exit, limitMs);
+}
+
 export function flushLogger(logger: Logger): void {
   try {
     logger.flush();

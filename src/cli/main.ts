@@ -16,7 +16,7 @@ import { startingMembers, type MembersSource } from '../membership/state-file.js
 import { ConfigError } from '../errors.js';
 import { RelayedHealth } from '../health/relayed-health.js';
 import { isToWorker, type ToPrimary } from '../cluster/messages.js';
-import { createLogger, flushLogger } from '../log.js';
+import { createLogger, exitAfterLogs, flushLogger } from '../log.js';
 import { parseCommandLine, type CommandLine } from './args.js';
 
 function fail(message: string): never {
@@ -92,15 +92,15 @@ async function serve(): Promise<void> {
     if (stopping) {
       // A second signal: the operator does not want to wait for requests in flight.
       logger.warn({ signal }, 'second signal: exiting now');
-      flushLogger(logger);
-      process.exit(1);
+      exitAfterLogs(logger, 1, 1000);
+      return;
     }
     stopping = true;
     if (!isWorker) logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
     await balancer.close();
     if (!isWorker) logger.info('stopped');
-    flushLogger(logger);
-    process.exit(0);
+    // Exits once the last lines reached stdout: "shutting down" ... "stopped" all come out, in order, even through a pipe.
+    exitAfterLogs(logger, 0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // A worker stops when its primary says so; Ctrl-C reaches the whole process group and is the primary's.

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { healthCheckOptions, logNodeState, reloadMembers } from '../balancer.js';
 import { HealthChecker } from '../health/health-checker.js';
-import { flushLogger, type Logger } from '../log.js';
+import { exitAfterLogs, flushLogger, type Logger } from '../log.js';
 import type { BalancerOptions } from '../config/options.js';
 import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from '../membership/member-table.js';
 import { functionKey } from '../hashing/routing-key.js';
@@ -170,18 +170,20 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
     setTimeout(fork, lived < QUICK_DEATH_MS ? QUICK_DEATH_MS : 0);
   });
 
+  let finished = false;
   const finish = () => {
+    if (finished) return;
+    finished = true;
     logger.info('stopped');
-    flushLogger(logger);
-    process.exit(0);
+    exitAfterLogs(logger, 0);
   };
 
   const stop = (signal: string) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-      flushLogger(logger);
-      process.exit(1);
+      exitAfterLogs(logger, 1, 1000);
+      return;
     }
     stopping = true;
     logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');

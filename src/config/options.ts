@@ -84,6 +84,11 @@ export interface BalancerOptions {
   maxConnections: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   accessLog: AccessLogMode;
+  /**
+   * The request id header: a valid one from the client is kept, otherwise fnlb generates one and adds it
+   * to the forwarded request; the access line carries it. null = off (no id, nothing added).
+   */
+  requestIdHeader: string | null;
   /** Worker processes sharing the listening socket (1 = no cluster). The library takes only 1: it cannot fork. */
   workers: number;
   /** The admin API, metrics and dashboard listener; null = off. */
@@ -124,6 +129,7 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   maxConnections: 0,
   logLevel: 'info',
   accessLog: { kind: 'on' },
+  requestIdHeader: 'X-Request-Id',
   workers: 1,
   adminListen: { host: '127.0.0.1', port: 8082 },
   adminToken: null,
@@ -150,4 +156,5 @@ export type EngineOptions = Pick<
   | 'hashKey'
   | 'balanceFactor'
   | 'waitSpill'
+  | 'requestIdHeader'
 >;

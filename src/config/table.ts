@@ -113,12 +113,19 @@ function checkDuration(value: unknown, allowZero: boolean): void {
   if (value === 0 && !allowZero) throw invalid('must be greater than 0');
 }
 
-function durationOption(name: string, key: KeysOfType<number>, description: string, allowZero = false): OptionSpec<number> {
+function durationOption(
+  name: string,
+  key: KeysOfType<number>,
+  description: string,
+  allowZero = false,
+  bareSeconds = false,
+): OptionSpec<number> {
   return option(name, key, {
     placeholder: '<duration>',
     description,
     defaultText: formatDuration(DEFAULT_OPTIONS[key]),
-    parse: parseDuration,
+    // The Go balancers' health check flags are whole seconds: "--hc-interval 3" is read as 3s there.
+    parse: bareSeconds ? (text) => (/^\d{1,7}$/.test(text) ? Number(text) * 1000 : parseDuration(text)) : parseDuration,
     check: (ms) => checkDuration(ms, allowZero),
   });
 }
@@ -202,6 +209,11 @@ function checkWorkers(value: unknown): void {
 
 function formatListen(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Go's ":8081" (every interface) is 0.0.0.0:8081. */
+function anyHost(text: string): string {
+  return /^:\d+$/.test(text) ? `0.0.0.0${text}` : text;
 }
 
 /** The listen address goes through the address parser in both paths, so both get its messages. */
@@ -421,6 +433,21 @@ function checkAdminToken(value: unknown): void {
   }
 }
 
+function checkRequestIdHeader(value: unknown): void {
+  if (value === null) return;
+  if (typeof value !== 'string' || !HTTP_TOKEN.test(value)) {
+    throw new ConfigError(`invalid header name ${shownValue(value)} (must be an HTTP token such as X-Request-Id, or off)`);
+  }
+  const lower = value.toLowerCase();
+  if (
+    ['host', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'].includes(
+      lower,
+    )
+  ) {
+    throw new ConfigError(`invalid header name ${shownValue(value)} (a header fnlb frames or sets itself; use e.g. X-Request-Id)`);
+  }
+}
+
 /** Every option, in help order: the single source of truth for flags, environment variables, help and library checks. */
 export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
   {
@@ -430,9 +457,9 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     env: envName('listen'),
     keys: ['listenHost', 'listenPort'],
     placeholder: '<host:port>',
-    description: 'Address to listen on; IPv6 as [::]:8081, port 0 = any free port.',
+    description: 'Address to listen on; IPv6 as [::]:8081, :8081 = every interface (as in Go), port 0 = any free port.',
     defaultText: formatListen(DEFAULT_OPTIONS.listenHost, DEFAULT_OPTIONS.listenPort),
-    parse: (text) => parseHostPort(text, { allowPortZero: true }),
+    parse: (text) => parseHostPort(anyHost(text), { allowPortZero: true }),
     check: checkListen,
     get: (options) => ({ host: options.listenHost, port: options.listenPort }),
     set: (options, { host, port }) => {
@@ -481,8 +508,14 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
     parse: parseWaitSpill,
     check: checkWaitSpill,
   }),
-  durationOption('hc-interval', 'hcInterval', 'Time between two health checks of a node.'),
-  durationOption('hc-timeout', 'hcTimeout', 'A health check not answered within this fails.'),
+  durationOption(
+    'hc-interval',
+    'hcInterval',
+    'Time between two health checks of a node (a bare number is seconds, as in the Go lb).',
+    false,
+    true,
+  ),
+  durationOption('hc-timeout', 'hcTimeout', 'A health check not answered within this fails (a bare number is seconds).', false, true),
   option('hc-path', 'hcPath', {
     placeholder: '<path>',
     description: 'Path the health check requests; empty (--hc-path=) means a TCP connect check.',
@@ -598,6 +631,13 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
         throw new ConfigError(`invalid path ${shownValue(value)} (a file name, or null for none)`);
       }
     },
+  }),
+  option('request-id-header', 'requestIdHeader', {
+    placeholder: '<name|off>',
+    description: 'Request id header: a valid one is kept, else fnlb adds its own to the forwarded request; logged. off = none.',
+    defaultText: DEFAULT_OPTIONS.requestIdHeader ?? 'off',
+    parse: (text) => (text === 'off' ? null : text),
+    check: checkRequestIdHeader,
   }),
   option('access-log', 'accessLog', {
     placeholder: '<mode>',

@@ -147,13 +147,20 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
   }
 
   /** A request we will not frame: answer, close, and never look at the rest of the stream. */
-  onRequestError(err: FramingError, inBody: boolean): void {
+  onRequestError(err: FramingError, inBody: boolean, head?: Buffer): void {
     const exchange = this.exchange;
     if (inBody && exchange !== null) exchange.rejectBody(err);
     else {
       this.socket.write(errorResponse(err.status, err.message, true));
+      this.rejected(err.status, err.message, head);
       this.closeGracefully();
     }
+  }
+
+  /** Tells the dispatcher about a request answered here; its method and target when its request line reads. */
+  private rejected(status: number, reason: string, head: Buffer | undefined): void {
+    const line = head === undefined ? null : requestLine(head);
+    this.ctx.dispatcher.rejected({ client: this.clientIp, status, reason, method: line?.method ?? '', target: line?.target ?? '' });
   }
 
   // --- Socket events.
@@ -217,6 +224,7 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     }
     if (this.framer.pendingBytes > 0) {
       this.socket.write(errorResponse(408, 'request head not received in time', true));
+      this.rejected(408, 'request head not received in time', this.framer.pendingHead);
       this.closeGracefully();
       return;
     }
@@ -255,6 +263,19 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     this.socket.resume(); // read and drop whatever the client still sends until it closes
     this.deadline = this.ctx.deadlines.now + CLOSE_LINGER_MS;
   }
+}
+
+/** Method and target of a head's request line, when it reads as one (for the log of a rejected request). */
+function requestLine(buf: Buffer): { method: string; target: string } | null {
+  const end = Math.min(buf.length, 8192);
+  const sp1 = buf.indexOf(0x20);
+  if (sp1 <= 0 || sp1 > 32 || sp1 >= end) return null;
+  let sp2 = sp1 + 1;
+  while (sp2 < end && buf[sp2] > 0x20 && buf[sp2] < 0x7f) sp2++;
+  if (sp2 === sp1 + 1) return null;
+  const method = buf.toString('latin1', 0, sp1);
+  if (!/^[A-Za-z]+$/.test(method)) return null;
+  return { method, target: buf.toString('latin1', sp1 + 1, sp2) };
 }
 
 /** Where a ClientConnection sits on its socket, for the shared listeners. */

@@ -46,9 +46,15 @@ export class Engine {
       ),
       marker: notExecutedMatch(options.notExecutedHeader),
       readWait: options.waitSpill !== null,
+      inFlight: new Int32Array(endpoints.length),
+      requestIdHeader: options.requestIdHeader,
     };
     const hashKey = options.hashKey;
-    this.headOptions = { hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined };
+    const idHeader = options.requestIdHeader;
+    this.headOptions = {
+      hashHeader: hashKey.kind === 'header' ? Buffer.from(hashKey.name.toLowerCase(), 'latin1') : undefined,
+      requestIdHeader: idHeader === null ? undefined : Buffer.from(idHeader.toLowerCase(), 'latin1'),
+    };
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
     this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
@@ -63,6 +69,13 @@ export class Engine {
       // Over the limit: a clear answer instead of a silent reset; the connection is not kept.
       socket.on('error', () => {});
       socket.end(TOO_MANY_CONNECTIONS);
+      this.ctx.dispatcher.rejected({
+        client: socket.remoteAddress ?? '',
+        status: 503,
+        reason: 'too many connections',
+        method: '',
+        target: '',
+      });
       socket.resume(); // read and drop the request: closing over unread bytes would send a reset
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
@@ -71,9 +84,14 @@ export class Engine {
     this.connections.add(conn);
   }
 
-  /** Requests on a node now. */
+  /** Requests on a node now (attempts in flight there, counted whatever the options). */
   inFlight(slot: number): number {
-    return this.ctx.loads?.of(slot) ?? 0;
+    return this.ctx.inFlight[slot] ?? 0;
+  }
+
+  /** Client connections open now. */
+  get clientConnections(): number {
+    return this.connections.size;
   }
 
   /** A node joined the membership at `slot` (slots only grow; see MemberTable). */
@@ -81,6 +99,11 @@ export class Engine {
     const o = this.options;
     this.ctx.pools[slot] = new NodePool(ep, this.ctx.deadlines, o.connectTimeout, o.upstreamIdleTimeout, o.maxIdlePerNode);
     this.ctx.loads?.ensure(slot + 1);
+    if (slot >= this.ctx.inFlight.length) {
+      const grown = new Int32Array(slot + 1);
+      grown.set(this.ctx.inFlight);
+      this.ctx.inFlight = grown;
+    }
   }
 
   /** A node left: requests in flight on it finish there; its connections close as they come free. */

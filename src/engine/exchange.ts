@@ -5,7 +5,8 @@ import { ResponseFramer, type ResponseSink } from './http1/response-framer.js';
 import { BodyKind, type NotExecutedMatch, type ResponseHead } from './http1/response-head.js';
 import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
-import type { Dispatcher, EngineOptions } from './types.js';
+import type { Dispatcher, EngineOptions, RequestOutcome } from './types.js';
+import { nextRequestId } from './request-id.js';
 import { owned } from './read-arena.js';
 import type { RetryBudget } from './retry-budget.js';
 import { decideNoNodeLeft, decideRetry, nothingReachedNode, type Failure } from './retry-policy.js';
@@ -27,6 +28,10 @@ export interface EngineContext {
   readonly marker: NotExecutedMatch | undefined;
   /** Nodes' XXX-FXLB-WAIT is read, stripped and reported to routing (wait-aware spill is on). */
   readonly readWait: boolean;
+  /** Requests in flight per node, always counted (metrics, admin API); grown when nodes join. */
+  inFlight: Int32Array;
+  /** --request-id-header's name as sent to nodes, null when off. */
+  readonly requestIdHeader: string | null;
 }
 
 /** The client connection as an exchange sees it: the exchange asks, the connection owns the socket. */
@@ -49,6 +54,20 @@ export interface ClientSide {
   exchangeDone(closeAfter: boolean): void;
 }
 
+/** A failure as the reason of fnlb's own answer (access log, metrics). */
+const FAILURE_REASON: Readonly<Record<Failure, string>> = {
+  'connect-refused': 'connect refused',
+  'connect-timeout': 'connect timeout',
+  'closed-before-send': 'closed before send',
+  'reset-after-send': 'reset by node',
+  'closed-after-send': 'closed by node',
+  'node-down-before-send': 'node taken out',
+  'node-down-after-send': 'node taken out',
+  'response-timeout': 'response timeout',
+  'bad-response': 'bad response',
+  'not-executed': 'not executed',
+};
+
 /**
  * A body up to this size is copied behind its head and sent with one write (one syscall); a larger
  * one goes out with the head in one writev: copying 16 KiB cost more than the second iovec (bench).
@@ -61,7 +80,7 @@ const COPY_WITH_HEAD = 2048;
  * retry is the retry policy's decision (retry-policy.ts); the exchange records the facts it needs and
  * carries its decisions out.
  */
-export class Exchange implements UpstreamOwner, ResponseSink {
+export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   // State. Invariants:
   // - `conn` and `framer` belong to the current attempt: both set by dispatch, both null between
   //   attempts and after the end; `res` is the current attempt's final head (null until it came).
@@ -71,6 +90,17 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   //   whole body received so far (`bodyBytes`), kept for a replay.
   // - `finished` is final: exchangeDone was called once, nothing of this exchange touches the client after.
   status = 0;
+  // The outcome record the dispatcher reads in finished() (RequestOutcome): fields of the exchange itself.
+  /** Request bytes from the client (head and body). */
+  bytesIn: number;
+  /** Response bytes queued for the client (head and body). */
+  bytesOut = 0;
+  ms = 0;
+  cut = false;
+  /** The client's valid request id, or one of ours; '' when request ids are off. */
+  readonly requestId: string;
+  /** Why fnlb answered itself, '' when the node answered. */
+  reason = '';
   private readonly startedAt: number;
   private readonly headBuf: Buffer;
 
@@ -88,12 +118,14 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private rankPos = 0;
   /** Positions at or after rankPos tried out of order (bounded loads passed over a full node); rarely set. */
   private takenAhead: number[] | null = null;
-  private node = -1;
-  /** The node whose in-flight count (bounded loads) holds this exchange's current attempt, -1 if none. */
+  node = -1;
+  /** The node whose in-flight count holds this exchange's current attempt, -1 if none. */
   private loadedNode = -1;
-  private attempts = 0;
+  attempts = 0;
   private dispatched = false;
   private lastFailure = '';
+  /** The last attempt's failure, short ("connect refused"): the reason of our own answer. */
+  private lastFailureKind = '';
   private timedOutOnce = false;
   /** The last attempt's node answered 503 or 429 "not executed": that status, else 0. */
   private refusedStatus = 0;
@@ -114,11 +146,10 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private responseStarted = false;
   private closeAfter = false;
   private finished = false;
-  private cut = false;
 
   constructor(
     private readonly ctx: EngineContext,
-    private readonly client: ClientSide,
+    private readonly side: ClientSide,
     readonly head: RequestHead,
     headBuf: Buffer,
   ) {
@@ -127,6 +158,26 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     this.headBuf = owned(headBuf.subarray(0, head.headEnd));
     this.ranking = ctx.dispatcher.ranking(head);
     ctx.budget.request(ctx.deadlines.now);
+    this.bytesIn = head.headEnd;
+    this.requestId = head.requestId ?? (ctx.requestIdHeader === null ? '' : nextRequestId());
+  }
+
+  // --- RequestOutcome: what finished() reads besides the fields above.
+
+  get client(): string {
+    return this.side.clientIp;
+  }
+
+  get method(): string {
+    return this.head.method;
+  }
+
+  get target(): string {
+    return this.head.target;
+  }
+
+  get owner(): number {
+    return this.ranking.length === 0 ? -1 : this.ranking[0];
   }
 
   /** Begins the exchange; its body (if any) then arrives through onClientBody. */
@@ -138,17 +189,21 @@ export class Exchange implements UpstreamOwner, ResponseSink {
       this.dispatch();
       return;
     }
-    if (head.expectContinue && head.version === 11) this.client.send(CONTINUE_100);
+    if (head.expectContinue && head.version === 11) {
+      this.bytesOut += CONTINUE_100.length;
+      this.side.send(CONTINUE_100);
+    }
     if (!head.chunked && head.contentLength > this.ctx.options.maxReplayBody) this.startStreaming();
   }
 
   /** Request body bytes, as framed (a view of the read arena); `complete`: the body's last bytes. */
   onClientBody(piece: Buffer, complete: boolean): void {
     if (complete) this.bodyComplete = true;
+    this.bytesIn += piece.length;
     const conn = this.conn;
     if (this.streaming && this.requestSent && conn !== null) {
       if (this.res === null) conn.expectBy(this.waitDeadline());
-      if (!conn.send(owned(piece))) this.client.pauseForNode();
+      if (!conn.send(owned(piece))) this.side.pauseForNode();
     } else {
       this.body.push(owned(piece));
       this.bodyBytes += piece.length;
@@ -161,7 +216,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private startStreaming(): void {
     this.streaming = true;
     this.replayable = false;
-    this.client.pauseForNode(); // until a node is connected
+    this.side.pauseForNode(); // until a node is connected
     this.dispatch();
   }
 
@@ -173,10 +228,9 @@ export class Exchange implements UpstreamOwner, ResponseSink {
       this.noNodeLeft();
       return;
     }
-    if (this.ctx.loads !== null) {
-      this.ctx.loads.start(index);
-      this.loadedNode = index;
-    }
+    this.ctx.inFlight[index]++;
+    this.ctx.loads?.start(index);
+    this.loadedNode = index;
     this.node = index;
     this.attempts++;
     this.requestSent = false;
@@ -213,10 +267,12 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     return this.ranking[p];
   }
 
-  /** The current attempt no longer counts toward its node's load. */
+  /** The current attempt no longer counts toward its node's load (in flight, and bounded loads). */
   private unload(): void {
-    if (this.loadedNode !== -1) {
-      this.ctx.loads!.end(this.loadedNode);
+    const node = this.loadedNode;
+    if (node !== -1) {
+      this.ctx.inFlight[node]--;
+      this.ctx.loads?.end(node);
       this.loadedNode = -1;
     }
   }
@@ -233,6 +289,13 @@ export class Exchange implements UpstreamOwner, ResponseSink {
       refusedStatus: this.refusedStatus,
       budgetSpent,
     });
+    this.reason = budgetSpent
+      ? 'retry budget exhausted'
+      : !anyNodeUp
+        ? 'no node up'
+        : this.refusedStatus !== 0
+          ? 'not executed'
+          : this.lastFailureKind || 'no node left';
     this.respond(answer.status, answer.message);
   }
 
@@ -246,8 +309,10 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     const head = upstreamRequestHead(this.headBuf, this.head, {
       basePath: ep.basePath,
       nodeAuthority: pool.authority,
-      clientIp: this.client.clientIp,
-      forwardedFields: this.client.forwardedFields,
+      clientIp: this.side.clientIp,
+      forwardedFields: this.side.forwardedFields,
+      requestIdField:
+        this.head.requestId === undefined && this.requestId !== '' ? `${this.ctx.requestIdHeader}: ${this.requestId}\r\n` : '',
     });
     conn.expectBy(this.waitDeadline());
     this.requestSent = true;
@@ -265,7 +330,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     }
     if (this.streaming) {
       this.body = [];
-      this.client.resumeForNode();
+      this.side.resumeForNode();
     }
   }
 
@@ -276,7 +341,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   }
 
   onUpstreamDrain(): void {
-    if (this.requestSent) this.client.resumeForNode();
+    if (this.requestSent) this.side.resumeForNode();
   }
 
   onUpstreamData(chunk: Buffer): void {
@@ -296,7 +361,11 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   onInterimHead(res: ResponseHead, buf: Buffer): void {
     // 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients. Hop-by-hop
     // fields go, as in a final response.
-    if (res.status !== 100 && this.head.version === 11) this.client.send(owned(clientResponseHead(buf, res, false, '')));
+    if (res.status !== 100 && this.head.version === 11) {
+      const interim = owned(clientResponseHead(buf, res, false, ''));
+      this.bytesOut += interim.length;
+      this.side.send(interim);
+    }
   }
 
   onResponseHead(res: ResponseHead, buf: Buffer): void {
@@ -314,7 +383,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     this.res = res;
     this.status = res.status;
     const head = this.head;
-    let closeAfter = !head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
+    let closeAfter = !head.keepAlive || !this.bodyComplete || this.side.closesAfterExchange;
     // RFC 9112 §6.1: never send Transfer-Encoding to an HTTP/1.0 client (the framer de-chunks for it).
     if (res.bodyKind === BodyKind.Close || (res.bodyKind === BodyKind.Chunked && head.version === 10)) closeAfter = true;
     this.closeAfter = closeAfter;
@@ -347,25 +416,27 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private write(data: Buffer): void {
     const head = this.headOut;
     let ok: boolean;
+    this.bytesOut += data.length;
     if (head !== null) {
+      this.bytesOut += head.length;
       this.headOut = null;
       if (head.buffer === data.buffer && head.byteOffset + head.length === data.byteOffset) {
         // The node's head was forwarded untouched and the body follows it in the same read: one slice.
-        ok = this.client.send(owned(Buffer.from(data.buffer, head.byteOffset, head.length + data.length)));
+        ok = this.side.send(owned(Buffer.from(data.buffer, head.byteOffset, head.length + data.length)));
       } else if (data.length <= this.headRoom) {
         // A rebuilt head has room reserved behind it: the body joins it with one copy.
         const joined = Buffer.from(head.buffer, head.byteOffset, head.length + data.length);
         data.copy(joined, head.length);
-        ok = this.client.send(joined);
+        ok = this.side.send(joined);
       } else if (data.length <= COPY_WITH_HEAD) {
-        ok = this.client.send(Buffer.concat([head, data], head.length + data.length));
+        ok = this.side.send(Buffer.concat([head, data], head.length + data.length));
       } else {
         // Larger bodies: two buffers in one writev rather than copying the body behind the head.
-        ok = this.client.sendPair(owned(head), owned(data));
+        ok = this.side.sendPair(owned(head), owned(data));
       }
     } else {
       // Node bytes are views of the shared read buffer: copied before they are queued.
-      ok = this.client.send(owned(data));
+      ok = this.side.send(owned(data));
     }
     if (!ok && this.conn !== null) this.conn.pauseForClient();
   }
@@ -444,6 +515,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     if (kind === 'wait' || kind === 'pass-through') return false;
     if (failure === 'response-timeout') this.timedOutOnce = true;
     this.lastFailure = reason;
+    this.lastFailureKind = FAILURE_REASON[failure];
     this.refusedStatus = refusedStatus;
     this.dropConn();
     if (decision.markNodeDown) {
@@ -458,6 +530,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
         return true;
       }
     }
+    if (kind === 'same-node-fresh' || kind === 'next-node') this.ctx.dispatcher.retried(failure);
     switch (decision.kind) {
       case 'same-node-fresh':
         this.dispatch(true);
@@ -466,6 +539,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
         this.dispatch();
         return true;
       case 'fail':
+        this.reason = this.lastFailureKind;
         this.respond(decision.status, decision.message);
         return true;
       case 'cut-client':
@@ -489,15 +563,18 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   private respond(status: number, message: string): void {
     if (this.conn !== null) this.dropConn();
     this.status = status;
-    const close = !this.head.keepAlive || !this.bodyComplete || this.client.closesAfterExchange;
-    this.client.resumeForNode();
-    this.client.send(errorResponse(status, message, close));
+    const close = !this.head.keepAlive || !this.bodyComplete || this.side.closesAfterExchange;
+    this.side.resumeForNode();
+    const answer = errorResponse(status, message, close);
+    this.bytesOut += answer.length;
+    this.side.send(answer);
     this.finish(close);
   }
 
   /** The request body itself is malformed (chunked framing). */
   rejectBody(err: FramingError): void {
     this.lastFailure = err.message;
+    this.reason = err.message;
     this.bodyComplete = false;
     if (this.responseStarted) {
       this.dropConn();
@@ -510,7 +587,7 @@ export class Exchange implements UpstreamOwner, ResponseSink {
   /** Too late for a clean error: cut the client connection so it sees the response was incomplete. */
   private abortClient(): void {
     this.cut = true;
-    this.client.cut();
+    this.side.cut();
     this.finish(true);
   }
 
@@ -527,15 +604,9 @@ export class Exchange implements UpstreamOwner, ResponseSink {
     if (this.finished) return;
     this.finished = true;
     this.unload();
-    this.client.resumeForNode();
-    this.ctx.dispatcher.finished(
-      this.head,
-      this.node,
-      this.status,
-      this.attempts,
-      this.startedAt === 0 ? 0 : performance.now() - this.startedAt,
-      this.cut,
-    );
-    this.client.exchangeDone(closeAfter);
+    this.side.resumeForNode();
+    if (this.startedAt !== 0) this.ms = performance.now() - this.startedAt;
+    this.ctx.dispatcher.finished(this);
+    this.side.exchangeDone(closeAfter);
   }
 }

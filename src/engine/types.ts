@@ -19,11 +19,55 @@ export interface Dispatcher {
   /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */
   nodeFailed(index: number, reason: string): void;
   /**
-   * Called once per request when it ends, for access logs and metrics. `node` is the last node tried,
-   * -1 if none. `cut`: the response had started and the client connection was cut before its end
-   * (the node broke off, stalled, or the client stopped reading).
+   * Called once per request when it ends, for access logs and metrics. The record is the exchange
+   * itself (no allocation per request): read it during the call, never keep it.
    */
-  finished(head: RequestHead, node: number, status: number, attempts: number, ms: number, cut: boolean): void;
+  finished(outcome: RequestOutcome): void;
+  /** A request is sent again (same node on a fresh connection, or the next node); `reason` is the failure (retry-policy `Failure`). */
+  retried(reason: string): void;
+  /** fnlb answered a request itself at the connection level (framing errors, 408, 431, 503 over --max-connections). */
+  rejected(info: RejectedRequest): void;
+}
+
+/** One finished request: what an access line and the metrics need. Valid only during finished(). */
+export interface RequestOutcome {
+  /** The client's address (the socket's remote address, read once per connection). */
+  readonly client: string;
+  readonly method: string;
+  /** The full target as the client sent it (origin form). */
+  readonly target: string;
+  /** The request head: routing keys are computed from it. */
+  readonly head: RequestHead;
+  /** The last node tried, -1 if none. */
+  readonly node: number;
+  /** The first node of the ranking the exchange used (its owner), -1 if none. */
+  readonly owner: number;
+  /** The status the client got (fnlb's own, or the node's); 499 when the client left first. */
+  readonly status: number;
+  /** Attempts made (nodes tried, retries included). */
+  readonly attempts: number;
+  /** Request bytes received from the client for this request (head and body). */
+  readonly bytesIn: number;
+  /** Response bytes sent to the client (head and body). */
+  readonly bytesOut: number;
+  /** From the request head to the end, in ms (0 unless timesRequests). */
+  readonly ms: number;
+  /** The response had started and the client connection was cut before its end. */
+  readonly cut: boolean;
+  /** The request id: the client's, or the one fnlb generated; '' when --request-id-header is off. */
+  readonly requestId: string;
+  /** Why fnlb answered itself (its own 4xx/502/503/504: "connect refused", "no node up", ...); '' otherwise. */
+  readonly reason: string;
+}
+
+/** A request fnlb answered itself before it became an exchange. */
+export interface RejectedRequest {
+  readonly client: string;
+  readonly status: number;
+  readonly reason: string;
+  /** When the request line could be read; '' otherwise. */
+  readonly method: string;
+  readonly target: string;
 }
 
 /** Where and how a node is reached; built once per node. */

@@ -336,6 +336,7 @@ describe('fnlb: environment variables', () => {
       'retry-budget-min': '5',
       'log-level': 'info',
       'access-log': 'on',
+      'request-id-header': 'X-Trace-Id',
       workers: '2',
       'max-connections': '1000',
       'admin-listen': '127.0.0.1:0',
@@ -597,21 +598,25 @@ describe('fnlb: access log and log level', () => {
     assert.equal(lines.length, 6);
   });
 
-  test('--log-level warn hides info lines: no "fnlb listening" line, no access log; it still serves', async () => {
+  test('--log-level warn hides info lines but not the access log, which only --access-log governs; it still serves', async () => {
     const backends = await startBackends(1);
-    const port = await freePort();
-    const lb = await startFnlb(
-      ['--listen', `127.0.0.1:${port}`, '--nodes', nodesArg(backends), ...FAST, '--log-level', 'warn', '--access-log', 'on'],
-      cleanEnv(),
-      { waitReady: false },
-    );
-    await eventually(() => get200(port, '/r/app/fn'), 3000, 50);
-    await get200(port, '/r/app/fn2');
-    const exit = await stopAndDrain(lb);
-    assert.equal(exit.code, 0);
-    // Documented behaviour: the listening line, the access log and the shutdown lines are all "info".
-    assert.equal(lb.stdout, '', 'nothing at warn level happened');
-    assert.equal(lb.stderr, '');
+    for (const access of ['on', 'off']) {
+      const port = await freePort();
+      const lb = await startFnlb(
+        ['--listen', `127.0.0.1:${port}`, '--nodes', nodesArg(backends), ...FAST, '--log-level', 'warn', '--access-log', access],
+        cleanEnv(),
+        { waitReady: false },
+      );
+      await eventually(() => get200(port, '/r/app/fn'), 3000, 50);
+      await get200(port, '/r/app/fn2');
+      const exit = await stopAndDrain(lb);
+      assert.equal(exit.code, 0);
+      // The listening line and the shutdown lines are "info": hidden. Access lines come with --access-log on only.
+      const msgs = lb.logs.map((l) => l.msg);
+      if (access === 'on') assert.ok(msgs.length >= 2 && msgs.every((m) => m === 'request'), lb.stdout);
+      else assert.equal(lb.stdout, '', 'nothing at warn level happened');
+      assert.equal(lb.stderr, '');
+    }
   });
 
   test('--log-level warn still prints warnings (node down)', async () => {

@@ -456,6 +456,7 @@ describe('parseCommandLine', () => {
     ['max-connections', '100', { maxConnections: 100 }],
     ['log-level', 'debug', { logLevel: 'debug' }],
     ['access-log', '0.25', { accessLog: { kind: 'sample', rate: 0.25 } }],
+    ['request-id-header', 'X-Trace-Id', { requestIdHeader: 'X-Trace-Id' }],
     ['admin-listen', '127.0.0.1:9090', { adminListen: { host: '127.0.0.1', port: 9090 } }],
     ['mgmt-port', '9001', { adminListen: { host: '127.0.0.1', port: 9001 } }],
     ['admin-token', 'abcdefghijklmnop1234', { adminToken: 'abcdefghijklmnop1234' }],
@@ -512,6 +513,9 @@ describe('parseCommandLine', () => {
     assert.deepEqual(run([...NODES, '--listen', '[::]:8081']).listenHost, '::');
     assert.deepEqual(run([...NODES, '--listen', '[::1]:0']).listenPort, 0);
     assert.deepEqual(run([...NODES, '--listen', 'localhost:8081']).listenHost, 'localhost');
+    // The Go balancers' spelling: every interface.
+    assert.deepEqual(run([...NODES, '--listen', ':8081']).listenHost, '0.0.0.0');
+    assert.deepEqual(run([...NODES, '--listen', ':8081']).listenPort, 8081);
     assert.deepEqual(run([...NODES, '--hash-key', 'function']).hashKey, { kind: 'function' });
     assert.equal(run([...NODES, '--hc-path', '']).hcPath, '');
     assert.equal(run([...NODES, '--hc-path=']).hcPath, '');
@@ -636,6 +640,12 @@ describe('parseCommandLine', () => {
       ['bad duration from env', NODES, { FNLB_HC_INTERVAL: 'abc' }, [/^FNLB_HC_INTERVAL: invalid duration "abc"/]],
       ['bare number duration', [...NODES, '--connect-timeout', '5'], {}, ['--connect-timeout: invalid duration "5"', 'unit']],
       ['zero interval', [...NODES, '--hc-interval', '0'], {}, ['--hc-interval: invalid duration "0" (must be greater than 0)']],
+      [
+        'bare number for another duration',
+        [...NODES, '--connect-timeout', '3'],
+        {},
+        ['--connect-timeout: invalid duration "3" (a unit is required'],
+      ],
       ['zero response timeout', [...NODES, '--response-timeout', '0s'], {}, ['--response-timeout:', 'greater than 0']],
       ['env value with a newline', NODES, { FNLB_IDLE_TIMEOUT: '1s\n2s' }, ['FNLB_IDLE_TIMEOUT: invalid duration "1s\\n2s"']],
       ['bad size', [...NODES, '--max-replay-body', 'lots'], {}, ['--max-replay-body: invalid size "lots"']],

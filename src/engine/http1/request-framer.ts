@@ -14,7 +14,7 @@ export interface RequestSink {
    */
   onRequestBody(chunk: Buffer, complete: boolean): void;
   /** The stream cannot be framed: nothing after this is read. `inBody`: the head was accepted, its body was not. */
-  onRequestError(err: FramingError, inBody: boolean): void;
+  onRequestError(err: FramingError, inBody: boolean, head?: Buffer): void;
 }
 
 const enum State {
@@ -69,6 +69,11 @@ export class RequestFramer {
   /** Bytes held that are not framed yet: a partial head, or pipelined requests. */
   get pendingBytes(): number {
     return this.pending === null ? 0 : this.pending.length;
+  }
+
+  /** The start of a head not complete yet (for the log of a 408), undefined if none. */
+  get pendingHead(): Buffer | undefined {
+    return this.state === State.Head && this.pending !== null ? this.pending : undefined;
   }
 
   push(chunk: Buffer): void {
@@ -133,7 +138,7 @@ export class RequestFramer {
       if (end > max) throw headTooLarge(buf, max);
       head = parseRequestHead(buf, end, this.headOptions);
     } catch (err) {
-      this.fail(err, false);
+      this.fail(err, false, buf);
       return false;
     }
     this.pending = end === buf.length ? null : buf.subarray(end);
@@ -183,9 +188,10 @@ export class RequestFramer {
     return used;
   }
 
-  private fail(err: unknown, inBody: boolean): void {
+  /** `head`: the bytes of a head that was refused (valid during the call), for the log. */
+  private fail(err: unknown, inBody: boolean, head?: Buffer): void {
     if (!(err instanceof FramingError)) throw err;
     this.stop();
-    this.sink.onRequestError(err, inBody);
+    this.sink.onRequestError(err, inBody, head);
   }
 }

@@ -36,6 +36,11 @@ export interface RequestHead {
   idempotent: boolean;
   /** A non-empty Idempotency-Key header came: the client makes a second copy harmless (forwarded unchanged). */
   idempotencyKey: boolean;
+  /**
+   * The client's request id (the --request-id-header field), when it came valid: printable, no spaces,
+   * at most 200 bytes. An invalid one is not forwarded (fnlb puts its own in its place).
+   */
+  requestId: string | undefined;
   /** Header lines to forward: [start, end) pairs into the head buffer, CRLF included (never Transfer-Encoding: see rewrite.ts). */
   keep: number[];
 }
@@ -43,7 +48,12 @@ export interface RequestHead {
 export interface RequestHeadOptions {
   /** Lower-case name of the header used as hash key, or undefined. */
   hashHeader: Uint8Array | undefined;
+  /** Lower-case name of the request id header (--request-id-header), or undefined when off. */
+  requestIdHeader?: Uint8Array | undefined;
 }
+
+/** Longest request id kept from a client. */
+export const MAX_REQUEST_ID = 200;
 
 /** Requests that may be sent again to another node when the first one may have received them. */
 export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -98,10 +108,11 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     forwardedFor: undefined,
     idempotent: IDEMPOTENT.has(method),
     idempotencyKey: false,
+    requestId: undefined,
     keep: [],
   };
   const fields = REQUEST_FIELDS;
-  fields.begin(head, authority, opts.hashHeader);
+  fields.begin(head, authority, opts.hashHeader, opts.requestIdHeader);
   readFields(buf, lineEnd, headEnd, 400, fields, head.keep);
 
   if (fields.sawTransferEncoding) {
@@ -123,6 +134,8 @@ class RequestFields implements FieldVisitor {
   private head!: RequestHead;
   private authority: string | undefined;
   private hashHeader: Uint8Array | undefined;
+  private idHeader: Uint8Array | undefined;
+  private sawRequestId = false;
   sawTransferEncoding = false;
   sawHost = false;
   connectionTokens: string[] | undefined;
@@ -130,8 +143,10 @@ class RequestFields implements FieldVisitor {
   keepAliveToken = false;
 
   /** One parser at a time (parsing is synchronous): a single instance, reset per head. */
-  begin(head: RequestHead, authority: string | undefined, hashHeader: Uint8Array | undefined): void {
+  begin(head: RequestHead, authority: string | undefined, hashHeader: Uint8Array | undefined, idHeader: Uint8Array | undefined): void {
     this.head = head;
+    this.idHeader = idHeader;
+    this.sawRequestId = false;
     this.authority = authority;
     this.hashHeader = hashHeader;
     this.sawTransferEncoding = false;
@@ -210,11 +225,25 @@ class RequestFields implements FieldVisitor {
     if (hashHeader !== undefined && head.hashValue === undefined && equalsLower(buf, lineStart, nameEnd, hashHeader)) {
       head.hashValue = buf.toString('latin1', valueStart, valueEnd);
     }
+    const idHeader = this.idHeader;
+    if (idHeader !== undefined && known === Known.Other && equalsLower(buf, lineStart, nameEnd, idHeader)) {
+      // The first one, if valid, is kept and forwarded; any other is dropped (fnlb sends its own instead).
+      if (!this.sawRequestId && validRequestId(buf, valueStart, valueEnd)) head.requestId = buf.toString('latin1', valueStart, valueEnd);
+      else forward = false;
+      this.sawRequestId = true;
+    }
     return forward;
   }
 }
 
 const REQUEST_FIELDS = new RequestFields();
+
+/** A request id worth keeping: 1 to 200 visible ASCII characters (no spaces, no controls). */
+function validRequestId(buf: Buffer, start: number, end: number): boolean {
+  if (end === start || end - start > MAX_REQUEST_ID) return false;
+  for (let k = start; k < end; k++) if (buf[k] < 0x21 || buf[k] > 0x7e) return false;
+  return true;
+}
 
 function methodName(buf: Buffer, end: number): string {
   // The common methods without allocating a new string.

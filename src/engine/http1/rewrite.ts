@@ -43,11 +43,13 @@ export interface ForwardContext {
   clientIp: string;
   /** "X-Forwarded-For: <clientIp>\r\nX-Forwarded-Proto: http\r\n", built once per client address. */
   forwardedFields?: string;
+  /** "X-Request-Id: <id>\r\n" when fnlb adds the request id (the client sent none, or an invalid one), else "". */
+  requestIdField?: string;
 }
 
 /**
  * The request head sent to a node: HTTP/1.1, base path prefixed, Host unchanged, hop-by-hop fields gone,
- * X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host set, Transfer-Encoding normalized.
+ * X-Forwarded-For appended, X-Forwarded-Proto and X-Forwarded-Host set, the request id added if fnlb made it, Transfer-Encoding normalized.
  */
 export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: ForwardContext): Buffer {
   let line: string | null = null;
@@ -61,6 +63,7 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
       : forwardedFields(`${head.forwardedFor}, ${ctx.clientIp}`);
   if (head.host === undefined) extra += `Host: ${ctx.nodeAuthority}\r\n`;
   else extra += head.hostFromTarget ? `Host: ${head.host}\r\nX-Forwarded-Host: ${head.host}\r\n` : `X-Forwarded-Host: ${head.host}\r\n`;
+  if (ctx.requestIdField) extra += ctx.requestIdField;
   if (head.chunked) extra += 'Transfer-Encoding: chunked\r\n'; // the client's line, in its one unambiguous spelling
   return assemble(buf, line, head.lineEnd, head.keep, undefined, extra);
 }
