@@ -34,6 +34,8 @@ interface Entry {
   warmup: number;
   retries: number;
   nodes: number[];
+  /** Index in the heap. */
+  pos: number;
 }
 
 export const DEFAULT_TOP_K = 100;
@@ -41,6 +43,8 @@ export const DEFAULT_TOP_K = 100;
 export class FunctionStats {
   readonly k: number;
   private readonly entries = new Map<string, Entry>();
+  /** Min-heap on requests, so the entry to replace is at the root: O(log K) per request instead of an O(K) scan. */
+  private readonly heap: Entry[] = [];
 
   constructor(k = DEFAULT_TOP_K) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`top-K must be a positive integer, got ${k}`);
@@ -55,6 +59,7 @@ export class FunctionStats {
     let e = this.entries.get(key);
     if (e === undefined) e = this.admit(key);
     e.requests++;
+    this.siftDown(e.pos);
     if (node >= 0) {
       if (node === owner) e.ownerHits++;
       const nodes = e.nodes;
@@ -70,13 +75,23 @@ export class FunctionStats {
   /** A new key: a fresh entry while there is room, otherwise the minimum entry is taken over (reused, no allocation). */
   private admit(key: string): Entry {
     if (this.entries.size < this.k) {
-      const e: Entry = { key, requests: 0, error: 0, ownerHits: 0, full: 0, wait: 0, down: 0, warmup: 0, retries: 0, nodes: [] };
+      const e: Entry = { key, requests: 0, error: 0, ownerHits: 0, full: 0, wait: 0, down: 0, warmup: 0, retries: 0, nodes: [], pos: 0 };
+      // Sift up: requests 0 is the smallest there is.
+      const heap = this.heap;
+      let i = heap.length;
+      heap.push(e);
+      while (i > 0 && heap[(i - 1) >> 1]!.requests > 0) {
+        const p = (i - 1) >> 1;
+        heap[i] = heap[p]!;
+        heap[i]!.pos = i;
+        i = p;
+      }
+      heap[i] = e;
+      e.pos = i;
       this.entries.set(key, e);
       return e;
     }
-    let min: Entry | undefined;
-    for (const e of this.entries.values()) if (min === undefined || e.requests < min.requests) min = e;
-    const e = min!;
+    const e = this.heap[0]!;
     this.entries.delete(e.key);
     e.key = key;
     e.error = e.requests;
@@ -84,6 +99,23 @@ export class FunctionStats {
     e.nodes.fill(0);
     this.entries.set(key, e);
     return e;
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const e = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && heap[c + 1]!.requests < heap[c]!.requests) c++;
+      if (heap[c]!.requests >= e.requests) break;
+      heap[i] = heap[c]!;
+      heap[i]!.pos = i;
+      i = c;
+    }
+    heap[i] = e;
+    e.pos = i;
   }
 
   snapshot(): FunctionSnapshot[] {
@@ -107,7 +139,11 @@ function sortFunctions(list: FunctionSnapshot[]): FunctionSnapshot[] {
   return list.sort((a, b) => b.requests - a.requests || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Sums several processes' top-K lists by key and keeps the K largest (errors add up, so the bound still holds). */
+/**
+ * Sums several processes' top-K lists by key and keeps the K largest. Errors add up, so the overcount
+ * bound still holds; but a function missing from one worker's list may have had up to that worker's
+ * smallest kept count there, so a merged count can also be low by that much.
+ */
 export function mergeFunctions(lists: FunctionSnapshot[][], k: number): FunctionSnapshot[] {
   const byKey = new Map<string, FunctionSnapshot>();
   for (const list of lists) {

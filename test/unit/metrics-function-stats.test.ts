@@ -50,6 +50,13 @@ describe('FunctionStats (Space-Saving)', () => {
           });
           const reported = new Map(stats.snapshot().map((f) => [f.key, f]));
           assert.ok(reported.size <= k);
+          assert.equal(
+            [...reported.values()].reduce((a, f) => a + f.requests, 0),
+            n,
+          );
+          // Space-Saving replaces the minimum, so no entry's error exceeds the smallest count kept.
+          const min = Math.min(...[...reported.values()].map((f) => f.requests));
+          for (const f of reported.values()) assert.ok(f.error <= min, `${f.key}: error ${f.error} > min ${min}`);
           for (const f of reported.values()) {
             const t = truth.get(f.key) ?? 0;
             assert.ok(f.error <= n / k, `error ${f.error} > N/K`);
