@@ -250,7 +250,7 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): StatsSnapshot {
     clientConnections: 0,
     recentFallbacks: [],
     functions: [],
-    functionsK: Math.max(DEFAULT_TOP_K, ...snaps.map((s) => s.functionsK)),
+    functionsK: snaps.length > 0 ? Math.max(...snaps.map((s) => s.functionsK)) : DEFAULT_TOP_K,
   };
   const fallbacks = new Map<number, number>();
   for (const s of snaps) {

@@ -225,6 +225,11 @@ describe('TrafficStats → Prometheus', () => {
     for (let i = 0; i < 1000; i++) stats.request(0, 0, 200, 0.01, 0, 0, null, `f${i % 200}`);
     const snap = stats.snapshot(gauges);
     assert.equal(snap.functions.length, 10);
-    assert.equal(mergeSnapshots([snap, snap]).functions.length, 10);
+    const other = new TrafficStats({ topK: 10 });
+    for (let i = 0; i < 1000; i++) other.request(0, 0, 200, 0.01, 0, 0, null, `g${i % 200}`);
+    const merged = mergeSnapshots([snap, other.snapshot(gauges)]);
+    assert.equal(merged.functionsK, 10);
+    assert.equal(merged.functions.length, 10);
+    assert.equal(mergeSnapshots([]).functions.length, 0);
   });
 });
