@@ -14,7 +14,9 @@ import { createLogger, type Logger } from './log.js';
 import type { NodeAddress } from './membership/address.js';
 import { AdminApi } from './admin/api.js';
 import type { TrafficView } from './admin/host.js';
-import { localHost, NO_COUNTERS } from './admin/local-host.js';
+import { localHost } from './admin/local-host.js';
+import { membersMetrics, trafficView } from './admin/traffic-view.js';
+import { TrafficStats, type FallbackReason, type Metrics, type StatsSnapshot } from './metrics/index.js';
 import { AdminServer } from './admin/server.js';
 import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from './membership/member-table.js';
 import { parseNodeAddress } from './config/parse-address.js';
@@ -180,6 +182,8 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   timesRequests: boolean;
   private readonly healthListeners: Array<(slot: number, up: boolean, reason: string) => void> = [];
   private admin: AdminServer | null = null;
+  private readonly trafficStats = new TrafficStats();
+  private prometheus: Metrics | null = null;
   /** Nodes up now, recounted on every health change (every node starts up). */
   private nodesUp: number;
 
@@ -206,7 +210,8 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.keyHeader = options.hashKey.kind === 'header';
     const access = options.accessLog;
     this.sampleRate = access.kind === 'off' ? 0 : access.kind === 'on' ? 1 : access.rate;
-    this.timesRequests = this.sampleRate > 0;
+    // Always: the duration histogram of /metrics counts every request.
+    this.timesRequests = true;
     // 'newListener' fires before the listener is added, 'removeListener' after it is gone.
     this.on('newListener', (event: string | symbol) => {
       if (event === 'request') this.requestListeners(1);
@@ -265,17 +270,16 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   nodeFailed(index: number, reason: string): void {
-    // metrics: stats.connectError(index) (a failure seen by traffic)
+    this.trafficStats.connectError(index);
     this.health.markDown(index, reason);
   }
 
   private requestListeners(adding: number): void {
     this.reportsRequests = this.listenerCount('request') + adding > 0;
-    this.timesRequests = this.sampleRate > 0 || this.reportsRequests;
   }
 
   finished(o: RequestOutcome): void {
-    // metrics: stats.request(o.node, o.owner, o.status, o.ms / 1000, o.bytesIn, o.bytesOut, fallbackReason, key)
+    this.countRequest(o);
     let info: RequestInfo | undefined;
     if (this.reportsRequests) {
       info = this.requestInfo(o);
@@ -298,12 +302,35 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   retried(reason: string): void {
-    // metrics: stats.retry(reason)
-    void reason;
+    this.trafficStats.retry(reason);
+  }
+
+  /**
+   * Counters of a finished request (plain numbers, read at scrape time). A call served by another node
+   * than its function's owner says why: retried, owner down, owner full (bounded loads), or the ranking
+   * was reordered for the owner's reported wait or a warming node.
+   */
+  private countRequest(o: RequestOutcome): void {
+    const key = o.node === -1 ? null : this.routingKey(o.head);
+    let owner = o.owner;
+    let reason: FallbackReason | null = null;
+    if (o.node !== -1) {
+      if (o.attempts > 1) reason = 'retry';
+      else if (o.node !== o.owner) reason = this.health.isUp(o.owner) ? 'full' : 'down';
+      else if ((this.waitSpill !== null && this.waitSpill.size > 0) || this.gradualReturn.active) {
+        // The ranking may have been reordered: the function's own owner is its plain ranking's first.
+        const plain = this.rankings.rank(key!)[0] ?? o.owner;
+        if (plain !== o.node) {
+          owner = plain;
+          reason = this.gradualReturn.progress(plain) < 1 ? 'warmup' : this.health.isUp(plain) ? 'wait' : 'down';
+        }
+      }
+    }
+    this.trafficStats.request(o.node, owner, o.status, o.ms / 1000, o.bytesIn, o.bytesOut, reason, key);
   }
 
   rejected(r: RejectedRequest): void {
-    // metrics: stats.rejected(r.status)
+    this.trafficStats.rejected(r.status);
     const log = this.sampleRate > 0;
     if (!log && this.listenerCount('rejected') === 0) return;
     const info: RejectedInfo = { client: r.client, status: r.status, reason: r.reason };
@@ -429,22 +456,26 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     return this.engine.clientConnections;
   }
 
-  /** This process's counters, as a worker sends them to its primary. */
-  stats(): { inFlight: number[] } {
-    return { inFlight: this.members.all().map((m) => this.engine.inFlight(m.slot)) };
+  /** This process's counters (what a worker sends its primary). */
+  stats(): StatsSnapshot {
+    return this.trafficStats.snapshot({
+      inFlight: this.members.all().map((m) => this.engine.inFlight(m.slot)),
+      clientConnections: this.engine.clientConnections,
+    });
   }
 
-  /** Traffic counters of this process. */
+  /** Traffic counters of this process, for the admin API. */
   traffic(): TrafficView {
-    return {
-      counters: (slot) => ({ ...NO_COUNTERS, inFlight: this.engine.inFlight(slot) }),
-      recentFallbacks: [],
-      functions: [],
-    };
+    return trafficView(this.stats(), this.members.all());
   }
 
   async metrics(): Promise<{ contentType: string; body: string }> {
-    return { contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' };
+    this.prometheus ??= membersMetrics(
+      async () => this.stats(),
+      () => this.members.all(),
+      (slot) => ({ up: this.health.isUp(slot), detail: this.healthDetail(slot) }),
+    );
+    return { contentType: this.prometheus.contentType, body: await this.prometheus.render() };
   }
 
   private changeMembers(change: () => MemberChange[]): MemberChange[] {

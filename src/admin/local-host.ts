@@ -1,6 +1,6 @@
 import type { HealthDetail } from '../health/health-checker.js';
 import type { MemberChange, MemberTable } from '../membership/member-table.js';
-import type { AdminHost, NodeCounters, TrafficView } from './host.js';
+import type { AdminHost, TrafficView } from './host.js';
 
 /** What the admin API reads from a balancer serving in this very process. */
 export interface ServingProcess {
@@ -36,5 +36,3 @@ export function localHost(p: ServingProcess): AdminHost {
     onMembersChange: (listener) => p.on('members', listener),
   };
 }
-
-export const NO_COUNTERS: NodeCounters = Object.freeze({ inFlight: 0, requests: 0, errors: 0, fallbacksFrom: 0, fallbacksTo: 0 });

@@ -6,8 +6,9 @@ import type { BalancerOptions } from '../config/options.js';
 import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from '../membership/member-table.js';
 import { functionKey } from '../hashing/routing-key.js';
 import { AdminApi } from '../admin/api.js';
-import type { AdminHost, TrafficView } from '../admin/host.js';
-import { NO_COUNTERS } from '../admin/local-host.js';
+import type { AdminHost } from '../admin/host.js';
+import { membersMetrics, trafficView } from '../admin/traffic-view.js';
+import { mergeSnapshots, type StatsSnapshot } from '../metrics/index.js';
 import { AdminServer } from '../admin/server.js';
 import { isToPrimary, MEMBERS_ENV, type ToWorker } from './messages.js';
 
@@ -89,12 +90,19 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
     rank: (key) => ranking.rank(key),
     keyOfPath: (path) => (options.hashKey.kind === 'header' ? null : functionKey(path)),
     listening: () => announced,
-    traffic: async () => trafficOf(await gatherStats()),
-    metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
+    traffic: async () => trafficView(await mergedStats(), table.all()),
+    metrics: async () => ({ contentType: prometheus.contentType, body: await prometheus.render() }),
     onHealthChange: (l) => healthListeners.push(l),
     onMembersChange: (l) => membersListeners.push(l),
   };
   let admin: AdminServer | null = null;
+  // Counters live in the workers; a scrape or a poll sums theirs.
+  const mergedStats = async (): Promise<StatsSnapshot> => mergeSnapshots((await gatherStats()) as StatsSnapshot[]);
+  const prometheus = membersMetrics(
+    mergedStats,
+    () => table.all(),
+    (slot) => ({ up: checker.isUp(slot), detail: checker.detail(slot) }),
+  );
 
   let stopping = false;
   let announced = false;
@@ -214,15 +222,4 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
 export function adminLogFields(host: string, port: number, hasToken: boolean): Record<string, unknown> {
   const admin = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return hasToken ? { admin } : { admin, adminAuth: 'none: open to local users (loopback only); set --admin-token to require one' };
-}
-
-/** The workers' replies summed: in flight per slot. */
-function trafficOf(replies: unknown[]): TrafficView {
-  const inFlight: number[] = [];
-  for (const r of replies) {
-    const list = (r as { inFlight?: unknown }).inFlight;
-    if (!Array.isArray(list)) continue;
-    list.forEach((n, slot) => (inFlight[slot] = (inFlight[slot] ?? 0) + (typeof n === 'number' ? n : 0)));
-  }
-  return { counters: (slot) => ({ ...NO_COUNTERS, inFlight: inFlight[slot] ?? 0 }), recentFallbacks: [], functions: [] };
 }

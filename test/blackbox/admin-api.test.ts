@@ -301,6 +301,50 @@ describe('admin API', () => {
     assert.equal(String(loggedIn.headers['set-cookie']?.[0]).split(';')[0], cookie);
   });
 
+  test('metrics and counters after known traffic: requests by node and class, fallbacks, functions', async () => {
+    const backends = await startBackends(2);
+    const lb = await startLb(backends);
+    const nodes = backends.map((b) => ({ id: b.id, weight: 1 }));
+    const path = '/r/app/counted';
+    const owner = rankNodes(functionKey(path), nodes)[0]!;
+    for (let i = 0; i < 10; i++) assert.equal((await servedBy(lb, path)).status, 200);
+    assert.equal((await servedBy(lb, `${path}?status=503`)).status, 503);
+    await backends[owner]!.kill('SIGKILL');
+    // The owner is down: the next calls go to the other node, as fallbacks from the owner.
+    await eventually(async () => assert.equal((await servedBy(lb, path)).node, backends[1 - owner]!.name), 3000);
+    for (let i = 0; i < 4; i++) assert.equal((await servedBy(lb, path)).status, 200);
+
+    const text = (await admin(lb, '/metrics', 'GET', undefined, {})).text;
+    const value = (line: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(line + ' '))
+          ?.slice(line.length + 1),
+      );
+    const ownerId = backends[owner]!.id;
+    const otherId = backends[1 - owner]!.id;
+    assert.equal(value(`fnlb_requests_total{node="${ownerId}",code="2xx"}`), 10);
+    assert.equal(value(`fnlb_requests_total{node="${ownerId}",code="5xx"}`), 1);
+    assert.ok(value(`fnlb_requests_total{node="${otherId}",code="2xx"}`) >= 5);
+    assert.ok(value(`fnlb_fallbacks_total{from="${ownerId}",to="${otherId}"}`) >= 5);
+    assert.equal(value(`fnlb_node_up{node="${ownerId}"}`), 0);
+    assert.equal(value(`fnlb_node_up{node="${otherId}"}`), 1);
+    assert.match(text, /# TYPE fnlb_request_duration_seconds histogram/);
+    assert.match(text, /# TYPE process_cpu_seconds_total counter/);
+
+    const listed = (await admin(lb, '/v1/nodes', 'GET', undefined, {})).json.nodes;
+    const ownerView = listed.find((n: any) => n.node === ownerId);
+    assert.equal(ownerView.requests, 11);
+    assert.ok(ownerView.fallbacksFrom >= 5);
+    const fns = (await admin(lb, '/v1/functions', 'GET', undefined, {})).json.functions;
+    const counted = fns.find((f: any) => f.key === functionKey(path));
+    assert.ok(counted.requests >= 16, JSON.stringify(counted));
+    assert.ok(counted.spills.down + counted.retries >= 5, JSON.stringify(counted));
+    const events = (await admin(lb, '/v1/events', 'GET', undefined, {})).json.events.map((e: any) => e.kind);
+    assert.ok(events.includes('node-down') && events.includes('fallback'), events.join());
+  });
+
   test('/readyz is 503 with the reason when no node is up', async () => {
     const backends = await startBackends(1);
     const lb = await startLb(backends);

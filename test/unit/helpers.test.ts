@@ -201,7 +201,7 @@ describe("backend --demo (the demo's IronFunctions node)", () => {
     const b = await startBackendServer({ name: 'D1', demo: true });
     try {
       const first = await httpRequest(b.port, { path: '/r/app/hello?x=1', method: 'POST', body: 'in' });
-      assert.deepEqual(first.json(), { node: 'D1', app: 'app', route: '/hello', calls: 1, hot: false });
+      assert.deepEqual(first.json(), { node: 'D1', app: 'app', route: '/hello', calls: 1, hot: false, cold: true, waitedMs: 0 });
       assert.equal(first.headers['x-node'], 'D1');
       assert.deepEqual((await httpRequest(b.port, { path: '/r/app/hello?x=2' })).json(), {
         node: 'D1',
@@ -209,6 +209,8 @@ describe("backend --demo (the demo's IronFunctions node)", () => {
         route: '/hello',
         calls: 2,
         hot: true,
+        cold: false,
+        waitedMs: 0,
       });
       assert.equal((await httpRequest(b.port, { path: '/' })).text(), 'pong\n');
       assert.deepEqual((await httpRequest(b.port, { path: '/version' })).json(), { version: '0.2.72' });
