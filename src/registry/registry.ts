@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { ConfigError } from '../errors.js';
 import { parseNodeAddress } from '../config/parse-address.js';
 import { MembershipError } from '../membership/member-table.js';
+import type { NodeAddress } from '../membership/address.js';
 import { redactUrl } from './url.js';
 
 /** One node of the registry. `node` is the normalized id parseNodeAddress gives ("host:port[/base]"). */
@@ -24,6 +25,19 @@ export interface RegistryEntry {
   readonly node: string;
   readonly weight: number;
   readonly draining: boolean;
+}
+
+/** Registry entries as MemberTable.replaceAll (and Balancer.replaceMembers) take them. */
+export function entriesToMembers(entries: readonly RegistryEntry[]): { address: NodeAddress; draining: boolean }[] {
+  return entries.map((e) => ({ address: { ...parseNodeAddress(e.node), weight: e.weight }, draining: e.draining }));
+}
+
+/** The seed for start() from --nodes (addresses) or a member list (a state file's, a MemberTable's). */
+export function membersToEntries(members: ReadonlyArray<NodeAddress | { address: NodeAddress; draining?: boolean }>): RegistryEntry[] {
+  return members.map((m) => {
+    const [address, draining] = 'address' in m ? [m.address, m.draining === true] : [m, false];
+    return { node: address.id, weight: address.weight, draining };
+  });
 }
 
 export interface NodeRegistryOptions {

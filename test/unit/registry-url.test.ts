@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/errors.js';
 import { parseRegistryUrl, redactUrl } from '../../src/registry/url.js';
-import { checkTablePrefix } from '../../src/registry/registry.js';
+import { checkTablePrefix, entriesToMembers, membersToEntries } from '../../src/registry/registry.js';
+import { parseNodeList } from '../../src/config/parse-address.js';
 
 describe('parseRegistryUrl', () => {
   it('takes postgres:// and postgresql:// URLs as they are', () => {
@@ -40,5 +41,25 @@ describe('checkTablePrefix', () => {
   it('takes plain lowercase identifiers of up to 41 characters', () => {
     for (const ok of ['fnlb_', '_', 'a', 'team_7_', 'a'.repeat(41)]) assert.equal(checkTablePrefix(ok), ok);
     for (const bad of ['', 'A', '9a', 'a-b', 'a b', 'a"', 'a'.repeat(42)]) assert.throws(() => checkTablePrefix(bad), ConfigError, bad);
+  });
+});
+
+describe('entriesToMembers / membersToEntries', () => {
+  it('go between --nodes, registry entries and MemberTable lists', () => {
+    const seed = membersToEntries(parseNodeList('http://10.0.0.1:8080/,[::1]:9090/base=2.5'));
+    assert.deepEqual(seed, [
+      { node: '10.0.0.1:8080', weight: 1, draining: false },
+      { node: '[::1]:9090/base', weight: 2.5, draining: false },
+    ]);
+    const members = entriesToMembers([...seed, { node: 'fn-3.local:80', weight: 4, draining: true }]);
+    assert.deepEqual(
+      members.map((m) => [m.address.id, m.address.host, m.address.port, m.address.basePath, m.address.weight, m.draining]),
+      [
+        ['10.0.0.1:8080', '10.0.0.1', 8080, '', 1, false],
+        ['[::1]:9090/base', '::1', 9090, '/base', 2.5, false],
+        ['fn-3.local:80', 'fn-3.local', 80, '', 4, true],
+      ],
+    );
+    assert.deepEqual(membersToEntries(members), [...seed, { node: 'fn-3.local:80', weight: 4, draining: true }]);
   });
 });
