@@ -20,7 +20,8 @@ import { TrafficStats, type FallbackReason, type Metrics, type StatsSnapshot } f
 import { AdminServer } from './admin/server.js';
 import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from './membership/member-table.js';
 import { parseNodeAddress } from './config/parse-address.js';
-import { readStateFile, startingMembers, type StateEntry } from './membership/state-file.js';
+import { startingMembers } from './membership/state-file.js';
+import { localSource, type MemberEdit, type MembershipSource, type MembershipStore } from './membership/sources.js';
 import type { BalancerOptions } from './config/options.js';
 import { resolveLibraryOptions, type OptionsInit } from './config/resolve.js';
 
@@ -53,6 +54,12 @@ export type BalancerInit = OptionsInit & {
    * the command passes what its state file holds). `nodes` is then ignored.
    */
   members?: MembersSnapshot;
+  /**
+   * Where the membership is kept and changes are written: what openMembership() opened (a registry,
+   * DNS, a state file). Its members are the start; `members` and `nodes` are then ignored. Needed for
+   * `registry` and `nodesDns`; without it, the state file or `nodes` as the command does.
+   */
+  membership?: MembershipSource;
 };
 
 /** One finished request, as the `request` event reports it (the fields of an access log line). */
@@ -123,12 +130,18 @@ export interface Balancer {
   /** No new requests for the node (its functions go to their fallbacks), requests in flight finish. */
   drainNode(node: string): void;
   setNodeWeight(node: string, weight: number): void;
+  /**
+   * A change made where the membership is kept (with a `membership` from openMembership: the registry,
+   * so every instance applies it), resolved once applied here. The sync methods above change only this
+   * process's table.
+   */
+  edit(edit: MemberEdit): Promise<void>;
   on<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
   off<E extends keyof BalancerEvents>(event: E, listener: (...args: BalancerEvents[E]) => void): Balancer;
 }
 
 /** The fields of BalancerInit that are not options. */
-const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView', 'members'] satisfies Array<
+const LIBRARY_ONLY: ReadonlySet<string> = new Set(['logger', 'healthView', 'members', 'membership'] satisfies Array<
   Exclude<keyof BalancerInit, keyof OptionsInit>
 >);
 
@@ -182,6 +195,8 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   timesRequests: boolean;
   private readonly healthListeners: Array<(slot: number, up: boolean, reason: string) => void> = [];
   private admin: AdminServer | null = null;
+  /** Where membership changes are written (this table, a state file, a registry) and reloads read. */
+  readonly store: MembershipStore;
   private readonly trafficStats = new TrafficStats();
   private prometheus: Metrics | null = null;
   /** Nodes up now, recounted on every health change (every node starts up). */
@@ -192,13 +207,22 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     logger: Logger | undefined,
     healthView: BalancerInit['healthView'],
     members: MembersSnapshot | undefined,
+    membership?: MembershipSource,
   ) {
     super();
     this.log = logger ?? createLogger(options.logLevel);
     this.accessLog = options.accessLog.kind === 'off' ? this.log : this.log.child({}, { level: 'info' });
+    if (membership === undefined && (options.registry !== null || options.nodesDns !== null)) {
+      const flag = options.registry !== null ? '--registry' : '--nodes-dns';
+      throw new ConfigError(`${flag}: open it with openMembership() and pass the result as \`membership\``);
+    }
     // A state file given to the library is read (or created) as the command does.
-    const start = members ?? startingMembers(options.stateFile, options.nodes).members;
-    this.members = MemberTable.fromSnapshot(start);
+    const source =
+      membership ??
+      (members !== undefined
+        ? localSource(members, 'members', options.stateFile)
+        : localSource(startingMembers(options.stateFile, options.nodes).members, 'nodes', options.stateFile));
+    this.members = MemberTable.fromSnapshot(source.members);
     const slots = this.members.all();
     const addresses = slots.map((m) => m.address);
     this.nodesUp = this.members.routable().length;
@@ -232,6 +256,8 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     }
     this.server = this.engine.server;
     this.server.on('listening', () => this.health.start());
+    // Last: a list that arrived since the source opened is applied through the table, engine and checks.
+    this.store = source.attach(this);
   }
 
   // --- Dispatcher: what the engine asks of routing.
@@ -418,11 +444,19 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
   }
 
   /**
-   * Re-reads the state file and makes the membership what it says (SIGHUP). Returns what happened, for
-   * the log; a missing or broken file changes nothing and says why.
+   * Reads the membership's source again and applies it (SIGHUP): the state file, the registry, DNS.
+   * Resolves with what happened, for the log; a missing or broken file changes nothing and says why.
    */
-  reload(): string {
-    return reloadMembers(this.options.stateFile, (wanted) => this.replaceMembers(wanted));
+  reload(): Promise<string> {
+    return this.store.reload();
+  }
+
+  /**
+   * A change made where the membership is kept (the registry for every instance, the state file too),
+   * resolved once applied here. Throws as MembershipStore.edit says.
+   */
+  edit(edit: MemberEdit): Promise<void> {
+    return this.store.edit(edit);
   }
 
   /** Health as the checks in this process see it (null when the primary checks). */
@@ -474,6 +508,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
       async () => this.stats(),
       () => this.members.all(),
       (slot) => ({ up: this.health.isUp(slot), detail: this.healthDetail(slot) }),
+      () => this.store.registry()?.up ?? null,
     );
     return { contentType: this.prometheus.contentType, body: await this.prometheus.render() };
   }
@@ -540,6 +575,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
 
   async close(): Promise<void> {
     this.health.stop();
+    await this.store.stop();
     await this.admin?.close();
     await this.engine.close(this.options.shutdownTimeout);
   }
@@ -570,12 +606,12 @@ export function healthCheckOptions(o: BalancerOptions) {
 
 /** A balancer for these nodes; call listen() to start it. */
 export function createBalancer(init: BalancerInit): Balancer {
-  return new FnBalancer(libraryOptions(init), init.logger, init.healthView, init.members);
+  return new FnBalancer(libraryOptions(init), init.logger, init.healthView, init.members, init.membership);
 }
 
 /** The balancer with what the command's admin API reads beyond the public face. */
 export function createServingBalancer(init: BalancerInit): FnBalancer {
-  return new FnBalancer(libraryOptions(init), init.logger, init.healthView, init.members);
+  return new FnBalancer(libraryOptions(init), init.logger, init.healthView, init.members, init.membership);
 }
 
 /**
@@ -592,17 +628,4 @@ export function consistentHashProxy(nodes: ReadonlyArray<string | NodeAddress>, 
     return server;
   }) as typeof server.close;
   return server;
-}
-
-/** A reload (SIGHUP) of the state file into a membership; the outcome as one log message. */
-export function reloadMembers(stateFile: string | null, replace: (wanted: readonly StateEntry[]) => readonly MemberChange[]): string {
-  if (stateFile === null) return 'nothing to reload (no --state-file)';
-  try {
-    const wanted = readStateFile(stateFile);
-    if (wanted === null) return `nothing to reload (${stateFile} does not exist)`;
-    const changes = replace(wanted);
-    return changes.length === 0 ? `${stateFile} reloaded: no change` : `${stateFile} reloaded: ${changes.length} change(s)`;
-  } catch (err) {
-    return `${stateFile} not reloaded, membership unchanged: ${(err as Error).message}`;
-  }
 }

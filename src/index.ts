@@ -14,3 +14,7 @@ export { parseSize } from './config/size.js';
 export { createFallbackDispatcher, FallbackDispatcher } from './client/dispatcher.js';
 export type { FallbackDispatcherEvents } from './client/dispatcher.js';
 export type { FallbackDispatcherOptions } from './client/options.js';
+export { openMembership, ReadOnlyMembership, StateFileNotWritten } from './membership/sources.js';
+export type { MemberEdit, MembershipSource, MembershipStore } from './membership/sources.js';
+export { MembershipError } from './membership/member-table.js';
+export { RegistryRefusal, RegistryUnavailableError } from './registry/registry.js';

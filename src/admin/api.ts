@@ -6,8 +6,10 @@ import { ConfigError } from '../errors.js';
 import { parseNodeAddress } from '../config/parse-address.js';
 import type { BalancerOptions } from '../config/options.js';
 import type { Logger } from '../log.js';
-import { MembershipError, type MemberChange, type MemberTable } from '../membership/member-table.js';
-import { writeStateFile } from '../membership/state-file.js';
+import { MembershipError, type MemberChange } from '../membership/member-table.js';
+import { ReadOnlyMembership, StateFileNotWritten, type MemberEdit } from '../membership/sources.js';
+import { RegistryUnavailableError } from '../registry/registry.js';
+import { redactUrl } from '../registry/url.js';
 import { EventLog, type ClusterEventKind } from './events.js';
 import type { AdminHost, TrafficView } from './host.js';
 
@@ -112,14 +114,25 @@ export class AdminApi {
     return { kind: 'not-found' };
   }
 
-  /** /readyz: serving, and some node that gets requests is up. */
+  /**
+   * /readyz: serving, and some node that gets requests is up. A registry that cannot be reached is said
+   * but does not make the instance unready: it routes on the last node list it had.
+   */
   ready(): Result {
-    if (!this.host.listening()) return { status: 503, body: { ready: false, reason: 'not listening yet' } };
+    const registry = this.host.store.registry();
+    const also = registry === null ? {} : { registry: { up: registry.up, url: registry.url } };
+    if (!this.host.listening()) return { status: 503, body: { ready: false, reason: 'not listening yet', ...also } };
     const routable = this.host.members.routable();
     if (!routable.some((m) => this.host.isUp(m.slot))) {
-      return { status: 503, body: { ready: false, reason: 'no node up - whole cluster seems offline' } };
+      return { status: 503, body: { ready: false, reason: 'no node up - whole cluster seems offline', ...also } };
     }
-    return { status: 200, body: { ready: true } };
+    return { status: 200, body: { ready: true, ...also } };
+  }
+
+  /** Where the node list is kept, and for a registry whether it answers. */
+  private membership(): Record<string, unknown> {
+    const registry = this.host.store.registry();
+    return { source: this.host.store.kind, ...(registry === null ? {} : { registry: { up: registry.up, url: registry.url } }) };
   }
 
   metrics(): Promise<{ contentType: string; body: string }> {
@@ -132,7 +145,7 @@ export class AdminApi {
     const traffic = await this.traffic();
     return {
       status: 200,
-      body: { healthView: this.host.healthView, nodes: this.host.members.current().map((m) => this.nodeView(m.slot, traffic)) },
+      body: { healthView: this.host.healthView, membership: this.membership(), nodes: this.host.members.current().map((m) => this.nodeView(m.slot, traffic)) },
     };
   }
 
@@ -170,7 +183,7 @@ export class AdminApi {
     };
   }
 
-  private addNode(body: Buffer | undefined): Result {
+  private async addNode(body: Buffer | undefined): Promise<Result> {
     const data = jsonObject(body);
     const address = nodeField(data);
     const weight = data['weight'];
@@ -178,30 +191,30 @@ export class AdminApi {
       throw new ApiError(400, `invalid weight ${JSON.stringify(weight)}; must be a positive number`);
     }
     const withWeight = weight === undefined ? address : { ...address, weight };
-    this.change((t) => t.add(withWeight));
+    await this.edit({ op: 'add', address: withWeight });
     const m = this.host.members.find(address.id)!;
     return { status: 201, body: { msg: 'node added', node: { node: m.address.id, weight: m.address.weight, draining: m.draining } } };
   }
 
-  private patchNode(id: string, body: Buffer | undefined): Result {
+  private async patchNode(id: string, body: Buffer | undefined): Promise<Result> {
     const data = jsonObject(body);
     const member = this.member(id);
     const unknown = Object.keys(data).filter((k) => k !== 'weight');
     if (unknown.length > 0) throw new ApiError(400, `unknown field ${JSON.stringify(unknown[0])} (only "weight" can be changed)`);
     if (data['weight'] === undefined) throw new ApiError(400, 'missing field "weight"');
-    this.change((t) => t.setWeight(member.address.id, data['weight'] as number));
+    await this.edit({ op: 'weight', node: member.address.id, weight: data['weight'] as number });
     return { status: 200, body: { msg: 'weight set', node: { node: member.address.id, weight: data['weight'] } } };
   }
 
-  private deleteNode(id: string, msg: string, unknownStatus = 404): Result {
+  private async deleteNode(id: string, msg: string, unknownStatus = 404): Promise<Result> {
     const member = this.member(id, unknownStatus);
-    this.change((t) => t.remove(member.address.id));
+    await this.edit({ op: 'remove', node: member.address.id });
     return { status: 200, body: { msg } };
   }
 
-  private drain(id: string, on: boolean): Result {
+  private async drain(id: string, on: boolean): Promise<Result> {
     const member = this.member(id);
-    this.change((t) => (on ? t.drain(member.address.id) : t.undrain(member.address.id)));
+    await this.edit({ op: 'drain', node: member.address.id, draining: on });
     return { status: 200, body: { msg: on ? 'node draining' : 'node back in rotation' } };
   }
 
@@ -218,25 +231,21 @@ export class AdminApi {
     return m;
   }
 
-  private change(fn: (t: MemberTable) => MemberChange[]): void {
+  /** An edit through the membership's store, its refusals as API errors. */
+  private async edit(edit: MemberEdit): Promise<void> {
     try {
-      this.host.change(fn);
+      await this.host.store.edit(edit);
     } catch (err) {
       if (err instanceof MembershipError) throw new ApiError(err.kind === 'unknown' ? 404 : 400, err.message);
+      if (err instanceof RegistryUnavailableError) {
+        throw new ApiError(503, `registry unavailable, nothing changed (every instance keeps the last node list): ${err.message}`);
+      }
+      if (err instanceof ReadOnlyMembership) throw new ApiError(409, err.message);
+      if (err instanceof StateFileNotWritten) {
+        this.log.error({ path: this.options.stateFile, err: err.message }, 'cannot write the state file');
+        throw new ApiError(500, err.message);
+      }
       throw err;
-    }
-    this.persist();
-  }
-
-  /** Writes the state file after a change; a failure is logged and reported, the change stays applied. */
-  persist(): void {
-    const path = this.options.stateFile;
-    if (path === null) return;
-    try {
-      writeStateFile(path, this.host.members.all());
-    } catch (err) {
-      this.log.error({ path, err: (err as Error).message }, 'cannot write the state file');
-      throw new ApiError(500, `change applied, but the state file could not be written: ${(err as Error).message}`);
     }
   }
 
@@ -281,7 +290,9 @@ export class AdminApi {
     return {
       ...o,
       nodes: this.host.members.current().map((m) => m.address.id),
+      membership: this.host.store.kind,
       adminToken: o.adminToken === null ? null : '<redacted>',
+      registry: o.registry === null ? null : redactUrl(o.registry),
     };
   }
 
@@ -291,8 +302,8 @@ export class AdminApi {
     return { status: 200, body: { nodes } };
   }
 
-  private fnprojectAdd(body: Buffer | undefined): Result {
-    this.change((t) => t.add(nodeField(body)));
+  private async fnprojectAdd(body: Buffer | undefined): Promise<Result> {
+    await this.edit({ op: 'add', address: nodeField(body) });
     return { status: 200, body: { msg: 'node added' } };
   }
 

@@ -1,5 +1,6 @@
 import type { HealthDetail } from '../health/health-checker.js';
 import type { MemberChange, MemberTable } from '../membership/member-table.js';
+import type { MembershipStore } from '../membership/sources.js';
 
 /** Traffic figures of one node, summed over every serving process. */
 export interface NodeCounters {
@@ -43,10 +44,10 @@ export interface TrafficView {
 export interface AdminHost {
   /** Whose health view GET /v1/nodes shows. */
   readonly healthView: 'local' | 'primary';
-  /** Read only: changes go through change(). */
+  /** Read only: changes go through edit(). */
   readonly members: MemberTable;
-  /** Makes a change to the membership and applies it everywhere; throws MembershipError when refused. */
-  change(fn: (table: MemberTable) => MemberChange[]): MemberChange[];
+  /** Where the membership is kept. */
+  readonly store: MembershipStore;
   isUp(slot: number): boolean;
   health(slot: number): HealthDetail | null;
   /** 0..1 while the node warms up after joining or coming back. */

@@ -1,11 +1,12 @@
 import type { HealthDetail } from '../health/health-checker.js';
 import type { MemberChange, MemberTable } from '../membership/member-table.js';
+import type { MembershipStore } from '../membership/sources.js';
 import type { AdminHost, TrafficView } from './host.js';
 
 /** What the admin API reads from a balancer serving in this very process. */
 export interface ServingProcess {
   readonly members: MemberTable;
-  change(fn: (table: MemberTable) => MemberChange[]): MemberChange[];
+  readonly store: MembershipStore;
   isUp(slot: number): boolean;
   healthDetail(slot: number): HealthDetail | null;
   warmth(slot: number): number;
@@ -23,7 +24,7 @@ export function localHost(p: ServingProcess): AdminHost {
   return {
     healthView: 'local',
     members: p.members,
-    change: (fn) => p.change(fn),
+    store: p.store,
     isUp: (slot) => p.isUp(slot),
     health: (slot) => p.healthDetail(slot),
     warmth: (slot) => p.warmth(slot),

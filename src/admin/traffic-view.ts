@@ -47,8 +47,10 @@ export function membersMetrics(
   snapshot: () => Promise<StatsSnapshot>,
   members: () => readonly Member[],
   health: (slot: number) => { up: boolean; detail: HealthDetail | null },
+  registryUp: () => boolean | null = () => null,
 ): Metrics {
   return createMetrics({
+    registryUp,
     snapshot,
     nodes: () =>
       members()

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { nearest } from '../config/nearest.js';
 import { DEFAULT_OPTIONS, type BalancerOptions } from '../config/options.js';
 import { naming, OPTIONS, type OptionSpec } from '../config/table.js';
-import { checkAdminExposure } from '../config/resolve.js';
+import { checkAdminExposure, checkMembershipSources } from '../config/resolve.js';
 
 /** What the command line asks for. */
 export type CommandLine = { kind: 'run'; options: BalancerOptions } | { kind: 'help'; text: string } | { kind: 'version'; text: string };
@@ -178,8 +178,6 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   const adminListen = [...given.keys()].some((f) => f.name === 'admin-listen') || env['FNLB_ADMIN_LISTEN'] !== undefined;
   if (mgmt && adminListen) throw new ConfigError('--mgmt-port: give either --mgmt-port or --admin-listen, not both');
   checkAdminExposure(options);
-  if (options.nodes.length === 0 && options.stateFile === null) {
-    throw new ConfigError('--nodes: no nodes given (set --nodes or FNLB_NODES, e.g. --nodes 10.0.0.1:8080,10.0.0.2:8080)');
-  }
+  checkMembershipSources(options);
   return { kind: 'run', options };
 }

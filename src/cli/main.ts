@@ -12,7 +12,7 @@ import { createServingBalancer } from '../balancer.js';
 import { MEMBERS_ENV } from '../cluster/messages.js';
 import { adminLogFields, runPrimary } from '../cluster/primary.js';
 import type { MembersSnapshot } from '../membership/member-table.js';
-import { startingMembers, type MembersSource } from '../membership/state-file.js';
+import { localSource, openMembership, type MembershipSource } from '../membership/sources.js';
 import { ConfigError } from '../errors.js';
 import { RelayedHealth } from '../health/relayed-health.js';
 import { isToWorker, type ToPrimary } from '../cluster/messages.js';
@@ -41,25 +41,28 @@ const options = command.options;
 const isWorker = cluster.isWorker;
 const logger = createLogger(options.logLevel, isWorker ? { worker: cluster.worker!.id } : undefined);
 
-// The membership to start from: a worker's comes from its primary (slots included); otherwise the
-// state file's, or --nodes.
-let members: MembersSnapshot;
-let membersSource: MembersSource = 'nodes';
+// The membership to start from: a worker's comes from its primary (slots included), which alone keeps
+// it (state file, registry, DNS) and relays every change; otherwise the source the options name.
+let membership: MembershipSource;
 if (isWorker) {
-  members = JSON.parse(process.env[MEMBERS_ENV] ?? 'null') as MembersSnapshot;
+  membership = localSource(JSON.parse(process.env[MEMBERS_ENV] ?? 'null') as MembersSnapshot, 'primary', null);
 } else {
   try {
-    ({ members, source: membersSource } = startingMembers(options.stateFile, options.nodes));
+    membership = await openMembership(options, { log: logger });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
-    throw err;
+    // Nothing to start from: no registry to read (it keeps no copy here) or no DNS answer yet.
+    logger.fatal((err as Error).message);
+    flushLogger(logger);
+    process.stderr.write(`fnlb: ${(err as Error).message}\n`);
+    process.exit(1);
   }
 }
 // The library checks a node list: the current members'.
-options.nodes = members.members.filter((m) => !m.removed).map((m) => m.address);
+options.nodes = membership.members.members.filter((m) => !m.removed).map((m) => m.address);
 
 if (options.workers > 1 && cluster.isPrimary) {
-  runPrimary(options, logger, members);
+  runPrimary(options, logger, membership);
 } else {
   await serve();
 }
@@ -72,7 +75,7 @@ async function serve(): Promise<void> {
     workers: 1,
     adminListen: isWorker ? null : options.adminListen,
     logger,
-    members,
+    membership,
     healthView: isWorker ? (count, onChange) => new RelayedHealth(count, onChange) : undefined,
   });
   if (isWorker) {
@@ -84,7 +87,7 @@ async function serve(): Promise<void> {
   }
   // SIGHUP (a closed terminal, or an operator asking for a reload) never stops fnlb. A worker leaves it to the primary.
   process.on('SIGHUP', () => {
-    if (!isWorker) logger.info({ signal: 'SIGHUP' }, balancer.reload());
+    if (!isWorker) void balancer.reload().then((outcome) => logger.info({ signal: 'SIGHUP' }, outcome));
   });
 
   let stopping = false;
@@ -113,7 +116,7 @@ async function serve(): Promise<void> {
     else {
       const admin = balancer.adminAddress;
       const adminFields = admin === null ? { admin: 'off' } : adminLogFields(admin.host, admin.port, options.adminToken !== null);
-      logger.info({ address, nodes: options.nodes.map((n) => n.id), membersFrom: membersSource, ...adminFields }, 'fnlb listening');
+      logger.info({ address, nodes: options.nodes.map((n) => n.id), membersFrom: membership.from, ...adminFields }, 'fnlb listening');
     }
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,9 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
-import { healthCheckOptions, logNodeState, reloadMembers } from '../balancer.js';
+import { healthCheckOptions, logNodeState } from '../balancer.js';
+import type { MembershipSource } from '../membership/sources.js';
 import { HealthChecker } from '../health/health-checker.js';
 import { exitAfterLogs, flushLogger, type Logger } from '../log.js';
 import type { BalancerOptions } from '../config/options.js';
-import { MemberTable, routableRanking, type MemberChange, type MembersSnapshot } from '../membership/member-table.js';
+import { MemberTable, routableRanking, type MemberChange } from '../membership/member-table.js';
 import { functionKey } from '../hashing/routing-key.js';
 import { AdminApi } from '../admin/api.js';
 import type { AdminHost } from '../admin/host.js';
@@ -24,10 +25,10 @@ const STATS_WAIT_MS = 1000;
  * (the admin API runs here) and relays every change of it, sums the workers' counters on request,
  * restarts a worker that dies, and on SIGTERM/SIGINT drains them all.
  */
-export function runPrimary(options: BalancerOptions, logger: Logger, start: MembersSnapshot): void {
+export function runPrimary(options: BalancerOptions, logger: Logger, source: MembershipSource): void {
   // Workers accept from the shared socket themselves: no hop through the primary per connection.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  const table = MemberTable.fromSnapshot(start);
+  const table = MemberTable.fromSnapshot(source.members);
   let ranking = routableRanking(table);
   const broadcast = (m: ToWorker) => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(m);
@@ -60,6 +61,8 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
     for (const l of membersListeners) l(changes);
     return changes;
   };
+  // Lists from a registry or DNS go through change() too, so workers follow them as they follow the API.
+  const store = source.attach({ members: table, change });
 
   // Counters live in the workers: a read asks each and sums what comes back in time.
   let nextStatsId = 1;
@@ -83,7 +86,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
   const host: AdminHost = {
     healthView: 'primary',
     members: table,
-    change,
+    store,
     isUp: (slot) => checker.isUp(slot),
     health: (slot) => checker.detail(slot),
     warmth: () => 1,
@@ -102,6 +105,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
     mergedStats,
     () => table.all(),
     (slot) => ({ up: checker.isUp(slot), detail: checker.detail(slot) }),
+    () => store.registry()?.up ?? null,
   );
 
   let stopping = false;
@@ -132,7 +136,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
           announced = true;
           void startAdmin().then((adminAt) =>
             logger.info(
-              { address: m.address, workers: options.workers, nodes: table.current().map((n) => n.address.id), ...adminAt },
+              { address: m.address, workers: options.workers, nodes: table.current().map((n) => n.address.id), membersFrom: source.from, ...adminAt },
               'fnlb listening',
             ),
           );
@@ -196,6 +200,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
     stopping = true;
     logger.info({ signal, timeoutMs: options.shutdownTimeout }, 'shutting down');
     checker.stop();
+    void store.stop();
     void admin?.close();
     const workers = Object.values(cluster.workers ?? {});
     if (workers.length === 0) finish();
@@ -207,12 +212,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger, start: Memb
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    logger.info(
-      { signal: 'SIGHUP' },
-      reloadMembers(options.stateFile, (wanted) => change((t) => t.replaceAll(wanted))),
-    );
-  });
+  process.on('SIGHUP', () => void store.reload().then((outcome) => logger.info({ signal: 'SIGHUP' }, outcome)));
 
   for (let i = 0; i < options.workers; i++) fork();
   checker.start();

@@ -97,6 +97,21 @@ export interface BalancerOptions {
   adminToken: string | null;
   /** Membership kept across restarts: written on every change, read at start and on SIGHUP; null = none. */
   stateFile: string | null;
+  /**
+   * Shared node list in PostgreSQL (postgres://...), for several instances; instead of --state-file.
+   * The library reads it only through openMembership (see membership/sources.ts); null = none.
+   */
+  registry: string | null;
+  /** Table <prefix>nodes and channel <prefix>nodes_changed in the registry. */
+  registryPrefix: string;
+  /** Full re-read of the registry, healing missed notifications (ms). */
+  registryResync: number;
+  /** Nodes from DNS: "name:port" (A/AAAA) or "srv:_http._tcp.name"; null = none. */
+  nodesDns: string | null;
+  /** Re-resolution period of --nodes-dns (ms). */
+  dnsInterval: number;
+  /** DNS servers --nodes-dns asks ("ip" or "ip:port", "[v6]:port"); empty = the system's (/etc/resolv.conf). */
+  dnsServers: string[];
 }
 
 export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<BalancerOptions>({
@@ -134,6 +149,12 @@ export const DEFAULT_OPTIONS: Readonly<BalancerOptions> = Object.freeze<Balancer
   adminListen: { host: '127.0.0.1', port: 8082 },
   adminToken: null,
   stateFile: null,
+  registry: null,
+  registryPrefix: 'fnlb_',
+  registryResync: 30_000,
+  nodesDns: null,
+  dnsInterval: 5000,
+  dnsServers: [],
 });
 
 /** What the forwarding engine reads: a view of the same options object, not a copy. */

@@ -80,3 +80,24 @@ function checkOptions(init: object, specs: readonly OptionSpec[], libraryOnly: R
   }
   return options;
 }
+
+/**
+ * Where the node list comes from: --nodes alone, --state-file (seeded from --nodes), --registry (seeded
+ * from --nodes when its table is empty) or --nodes-dns (nothing else). One place keeps it at a time.
+ */
+export function checkMembershipSources(
+  options: Pick<BalancerOptions, 'nodes' | 'stateFile' | 'registry' | 'nodesDns'>,
+): void {
+  const kept = [
+    options.stateFile !== null ? '--state-file' : null,
+    options.registry !== null ? '--registry' : null,
+    options.nodesDns !== null ? '--nodes-dns' : null,
+  ].filter((f) => f !== null);
+  if (kept.length > 1) throw new ConfigError(`${kept[1]}: give only one of ${kept.join(', ')} (each keeps the node list)`);
+  if (options.nodesDns !== null && options.nodes.length > 0) {
+    throw new ConfigError('--nodes-dns: the nodes come from DNS; leave out --nodes (FNLB_NODES)');
+  }
+  if (options.nodes.length === 0 && kept.length === 0) {
+    throw new ConfigError('--nodes: no nodes given (set --nodes or FNLB_NODES, e.g. --nodes 10.0.0.1:8080,10.0.0.2:8080)');
+  }
+}

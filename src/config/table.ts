@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import type { NodeAddress } from '../membership/address.js';
@@ -11,6 +12,8 @@ import {
   type WaitSpillRange,
 } from './options.js';
 import { parseHostPort, parseNodeList } from './parse-address.js';
+import { checkTablePrefix, parseRegistryUrl } from '../registry/url.js';
+import { parseDnsSpec } from '../discovery/dns.js';
 import { formatSize, parseSize } from './size.js';
 
 /**
@@ -632,6 +635,42 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze<OptionSpec[]>([
       }
     },
   }),
+  option('registry', 'registry', {
+    placeholder: '<postgres://...>',
+    description: 'Share the node list with other instances in PostgreSQL (seeded from --nodes when empty); not with --state-file.',
+    defaultText: 'none',
+    parse: (text) => unprefixed(() => parseRegistryUrl(text)),
+    check: textCheck('URL', 'postgres://user@host:5432/db, or null', parseRegistryUrl, true),
+  }),
+  option('registry-prefix', 'registryPrefix', {
+    placeholder: '<prefix>',
+    description: 'Prefix of the registry table (<prefix>nodes) and of its notification channel.',
+    defaultText: DEFAULT_OPTIONS.registryPrefix,
+    parse: (text) => text,
+    check: textCheck('prefix', 'e.g. fnlb_', checkTablePrefix, false),
+  }),
+  durationOption('registry-resync', 'registryResync', 'Full re-read of the registry, healing missed notifications.'),
+  option('nodes-dns', 'nodesDns', {
+    placeholder: '<name:port|srv:name>',
+    description: 'Nodes from DNS: every address of name (A/AAAA) at port, or every SRV record; re-resolved, instead of --nodes.',
+    defaultText: 'none',
+    parse: (text) => text,
+    check: textCheck('name', 'name:port or srv:_http._tcp.name, or null', parseDnsSpec, true),
+  }),
+  durationOption('dns-interval', 'dnsInterval', 'How often --nodes-dns is resolved again.'),
+  option('dns-servers', 'dnsServers', {
+    placeholder: '<ip[:port],...>',
+    description: 'DNS servers for --nodes-dns, instead of the system resolver.',
+    defaultText: 'system',
+    parse: (text) =>
+      text.trim() === 'system'
+        ? []
+        : text
+            .split(',')
+            .map((t) => t.trim())
+            .filter((t) => t !== ''),
+    check: checkDnsServers,
+  }),
   option('request-id-header', 'requestIdHeader', {
     placeholder: '<name|off>',
     description: 'Request id header: a valid one is kept, else fnlb adds its own to the forwarded request; logged. off = none.',
@@ -654,6 +693,39 @@ export const OPTION_OF_KEY: ReadonlyMap<keyof BalancerOptions, OptionSpec> = new
 );
 
 /** Runs `fn` (a parse or check) and puts `source` (a flag, or the variable the text came from) in front of a ConfigError's message. */
+/** "ip", "ip:port" or "[v6]:port", as node:dns setServers takes them. */
+function checkDnsServers(value: unknown): void {
+  if (!Array.isArray(value)) throw new ConfigError(`invalid server list ${shownValue(value)} (e.g. 10.96.0.10,10.96.0.11:53)`);
+  for (const server of value) {
+    const m =
+      typeof server === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([0-9.]+)(?::(\d{1,5}))?|([0-9a-fA-F:]+))$/.exec(server) : null;
+    const ip = m === null ? '' : (m[1] ?? m[3] ?? m[5] ?? '');
+    const port = m === null ? undefined : (m[2] ?? m[4]);
+    if (isIP(ip) === 0 || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+      throw new ConfigError(`invalid DNS server ${shownValue(server)} (an IP address, optionally :port; IPv6 with a port as [::1]:53)`);
+    }
+  }
+}
+
+/** A text option checked by a parser whose messages name their flag (null allowed when nullable). */
+function textCheck(noun: string, hint: string, parser: (text: string) => unknown, nullable: boolean): (value: unknown) => void {
+  return (value) => {
+    if (value === null && nullable) return;
+    if (typeof value !== 'string') throw new ConfigError(`invalid ${noun} ${shownValue(value)} (${hint})`);
+    unprefixed(() => parser(value));
+  };
+}
+
+/** Runs a parser whose messages already name their flag ("--registry: ..."), without that name: naming() adds it. */
+function unprefixed<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.message.replace(/^--[a-z-]+: /, ''));
+    throw err;
+  }
+}
+
 export function naming<T>(source: string, fn: () => T): T {
   try {
     return fn();

@@ -18,7 +18,9 @@ import { ConfigError } from '../errors.js';
 import { parseNodeAddress } from '../config/parse-address.js';
 import { MembershipError } from '../membership/member-table.js';
 import type { NodeAddress } from '../membership/address.js';
-import { redactUrl } from './url.js';
+import { checkTablePrefix, redactUrl } from './url.js';
+
+export { checkTablePrefix };
 
 /** One node of the registry. `node` is the normalized id parseNodeAddress gives ("host:port[/base]"). */
 export interface RegistryEntry {
@@ -75,19 +77,8 @@ export class RegistryUnavailableError extends Error {
   }
 }
 
-const PREFIX = /^[a-z_][a-z0-9_]{0,40}$/;
 /** Advisory lock class for migrations: "fnlb" in ASCII; the key is the table name's hash. */
 const LOCK_CLASS = 0x666e6c62;
-
-/** Throws ConfigError unless the prefix is safe to use in an identifier. */
-export function checkTablePrefix(prefix: string): string {
-  if (!PREFIX.test(prefix)) {
-    throw new ConfigError(
-      `--registry-prefix: invalid table prefix ${JSON.stringify(prefix)} (lowercase letters, digits and _, at most 41)`,
-    );
-  }
-  return prefix;
-}
 
 interface Row {
   address: string;

@@ -45,3 +45,15 @@ export function redactUrl(text: string): string {
     .join('&');
   return `${url.protocol}//${user}${url.host}${url.pathname}${search === '' ? '' : `?${search}`}`;
 }
+
+const PREFIX = /^[a-z_][a-z0-9_]{0,40}$/;
+
+/** Throws ConfigError unless the prefix is safe to use in an identifier (the table and channel names). */
+export function checkTablePrefix(prefix: string): string {
+  if (!PREFIX.test(prefix)) {
+    throw new ConfigError(
+      `--registry-prefix: invalid table prefix ${JSON.stringify(prefix)} (lowercase letters, digits and _, at most 41)`,
+    );
+  }
+  return prefix;
+}

@@ -468,7 +468,7 @@ describe('state file and SIGHUP', () => {
 
     const plain = await startLb(backends.slice(0, 1));
     plain.proc.kill('SIGHUP');
-    await plain.waitForLog((l) => l.msg === 'nothing to reload (no --state-file)', 3000);
+    await plain.waitForLog((l) => l.msg === 'nothing to reload (no --state-file, --registry or --nodes-dns)', 3000);
     await sleep(200);
     assert.equal(plain.proc.exitCode, null);
     assert.equal((await servedBy(plain, '/r/app/x')).status, 200);

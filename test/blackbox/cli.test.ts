@@ -342,9 +342,17 @@ describe('fnlb: environment variables', () => {
       'admin-listen': '127.0.0.1:0',
       'admin-token': 'env-token-0123456789',
       'state-file': join(mkdtempSync(join(tmpdir(), 'fnlb-cli-')), 'state.json'),
+      // Unused without a registry or DNS name, but parsed and checked.
+      'registry-prefix': 'fnlb_cli_',
+      'registry-resync': '10s',
+      'dns-interval': '1s',
+      'dns-servers': '127.0.0.1:53',
     };
     // --mgmt-port is another spelling of --admin-listen (the two together are refused); its own tests are in admin-api.
-    const valueFlags = FLAGS.filter((f): f is ValueFlag => f.kind === 'value' && f.name !== 'mgmt-port');
+    // --registry and --nodes-dns keep the node list as --state-file does (one at a time): their variables
+    // are tested in scale-out.test.ts.
+    const elsewhere = new Set(['mgmt-port', 'registry', 'nodes-dns']);
+    const valueFlags = FLAGS.filter((f): f is ValueFlag => f.kind === 'value' && !elsewhere.has(f.name));
     assert.deepEqual(Object.keys(values).sort(), valueFlags.map((f) => f.name).sort(), 'a test value for every flag');
     const env: Record<string, string> = {};
     for (const f of valueFlags) env[f.env] = values[f.name]!;

@@ -37,6 +37,9 @@ function run(argv: string[], env: Record<string, string | undefined> = {}): Bala
   return (result as { kind: 'run'; options: BalancerOptions }).options;
 }
 
+/** Flags that name the nodes themselves: given without --nodes. */
+const ownNodes = (name: string): boolean => name === 'nodes' || name === 'nodes-dns';
+
 describe('parseDuration', () => {
   const good: Array<[string, number]> = [
     ['0', 0],
@@ -461,6 +464,12 @@ describe('parseCommandLine', () => {
     ['mgmt-port', '9001', { adminListen: { host: '127.0.0.1', port: 9001 } }],
     ['admin-token', 'abcdefghijklmnop1234', { adminToken: 'abcdefghijklmnop1234' }],
     ['state-file', '/var/lib/fnlb/state.json', { stateFile: '/var/lib/fnlb/state.json' }],
+    ['registry', 'postgres://fnlb@db:5432/fnlb', { registry: 'postgres://fnlb@db:5432/fnlb' }],
+    ['registry-prefix', 'team_a_', { registryPrefix: 'team_a_' }],
+    ['registry-resync', '1m', { registryResync: 60_000 }],
+    ['nodes-dns', 'srv:_http._tcp.fn.default.svc', { nodesDns: 'srv:_http._tcp.fn.default.svc' }],
+    ['dns-interval', '10s', { dnsInterval: 10_000 }],
+    ['dns-servers', '10.96.0.10,[::1]:5353', { dnsServers: ['10.96.0.10', '[::1]:5353'] }],
   ];
 
   it('the table above covers every value flag', () => {
@@ -468,12 +477,12 @@ describe('parseCommandLine', () => {
   });
 
   for (const [name, value, expected] of EVERY_FLAG) {
-    const withNodes = name === 'nodes' ? [] : NODES;
+    const withNodes = ownNodes(name) ? [] : NODES;
     it(`--${name} ${value}`, () => {
       const options = run([...withNodes, `--${name}`, value]);
       assert.deepEqual(options, {
         ...structuredClone(DEFAULT_OPTIONS),
-        ...(name === 'nodes' ? {} : { nodes: options.nodes }),
+        ...(ownNodes(name) ? {} : { nodes: options.nodes }),
         ...expected,
       });
     });
@@ -481,7 +490,7 @@ describe('parseCommandLine', () => {
       assert.deepEqual(run([...withNodes, `--${name}=${value}`]), run([...withNodes, `--${name}`, value]));
     });
     it(`${envName(name)}=${value}`, () => {
-      const env = { [envName(name)]: value, ...(name === 'nodes' ? {} : { FNLB_NODES: '10.0.0.1:8080' }) };
+      const env = { [envName(name)]: value, ...(ownNodes(name) ? {} : { FNLB_NODES: '10.0.0.1:8080' }) };
       assert.deepEqual(run([], env), run([...withNodes, `--${name}`, value]));
     });
   }
@@ -489,10 +498,10 @@ describe('parseCommandLine', () => {
   it('a flag wins over its environment variable, for every flag', () => {
     for (const [name, value] of EVERY_FLAG) {
       const flag = VALUE_FLAGS.find((f) => f.name === name)!;
-      const env: Record<string, string> = { FNLB_NODES: '10.0.0.9:1', [flag.env]: 'garbage value' };
+      const env: Record<string, string> = { ...(ownNodes(name) ? {} : { FNLB_NODES: '10.0.0.9:1' }), [flag.env]: 'garbage value' };
       // The garbage env value is never parsed because the flag wins.
-      const fromFlag = run([...(name === 'nodes' ? [] : NODES), `--${name}`, value], env);
-      const expected = run([...(name === 'nodes' ? [] : NODES), `--${name}`, value]);
+      const fromFlag = run([...(ownNodes(name) ? [] : NODES), `--${name}`, value], env);
+      const expected = run([...(ownNodes(name) ? [] : NODES), `--${name}`, value]);
       assert.deepEqual(fromFlag, expected, name);
     }
   });
@@ -585,7 +594,7 @@ describe('parseCommandLine', () => {
       for (const f of VALUE_FLAGS) {
         // undefined: required; "none": off unless given (a token, a file): nothing to parse back.
         if (f.defaultText === undefined || f.defaultText === 'none') continue;
-        const fromDefault = run([...(f.name === 'nodes' ? [] : NODES), `--${f.name}=${f.defaultText}`]);
+        const fromDefault = run([...(ownNodes(f.name) ? [] : NODES), `--${f.name}=${f.defaultText}`]);
         assert.deepEqual(fromDefault, run(NODES), f.name);
       }
       assert.ok(text.includes('FNLB_LISTEN, default 0.0.0.0:8081'));
@@ -688,10 +697,10 @@ describe('parseCommandLine', () => {
     it('every value flag reports a bad value by flag and by variable', () => {
       for (const f of VALUE_FLAGS) {
         if (f.name === 'hc-path' || f.name === 'state-file') continue; // any "/..." or file name is fine; covered above
-        const base = f.name === 'nodes' ? [] : NODES;
+        const base = ownNodes(f.name) ? [] : NODES;
         assertConfigError(() => parseCommandLine([...base, `--${f.name}`, 'bogus value'], {}), new RegExp(`^--${f.name}: `));
         const env: Record<string, string> = { [f.env]: 'bogus value' };
-        if (f.name !== 'nodes') env['FNLB_NODES'] = 'a:1';
+        if (!ownNodes(f.name)) env['FNLB_NODES'] = 'a:1';
         assertConfigError(() => parseCommandLine([], env), new RegExp(`^${f.env}: `));
       }
     });

@@ -21,7 +21,8 @@ function configError(fn: () => unknown): string {
 }
 
 function cli(name: string, text: string): () => CommandLine {
-  return () => parseCommandLine([...(name === 'nodes' ? [] : ['--nodes', NODE]), `--${name}=${text}`], {});
+  // --nodes-dns names the nodes itself: never with --nodes.
+  return () => parseCommandLine([...(name === 'nodes' || name === 'nodes-dns' ? [] : ['--nodes', NODE]), `--${name}=${text}`], {});
 }
 
 function library(init: Partial<BalancerInit>): () => BalancerOptions {
@@ -80,6 +81,15 @@ const BAD: Array<[flag: string, text: string, init: Partial<BalancerInit>]> = [
   ['admin-token', 'short', { adminToken: 'short' }],
   ['admin-token', 'has a space in it, too long', { adminToken: 'has a space in it, too long' }],
   ['state-file', '', { stateFile: '' }],
+  ['registry', 'mysql://db/x', { registry: 'mysql://db/x' }],
+  ['registry', 'not a url', { registry: 'not a url' }],
+  ['registry-prefix', 'Bad-Prefix', { registryPrefix: 'Bad-Prefix' }],
+  ['registry-resync', '0', { registryResync: 0 }],
+  ['nodes-dns', 'no-port.example', { nodesDns: 'no-port.example' }],
+  ['nodes-dns', 'srv:plain.example', { nodesDns: 'srv:plain.example' }],
+  ['dns-interval', '0', { dnsInterval: 0 }],
+  ['dns-servers', 'dns.example', { dnsServers: ['dns.example'] }],
+  ['dns-servers', '10.0.0.1:70000', { dnsServers: ['10.0.0.1:70000'] }],
   ['access-log', '1.5', { accessLog: { kind: 'sample', rate: 1.5 } }],
 ];
 
@@ -139,6 +149,12 @@ const GOOD: Array<[flag: string, text: string, init: Partial<BalancerInit>]> = [
   ['admin-listen', '[::1]:9090', { adminListen: { host: '::1', port: 9090 } }],
   ['admin-token', 'abcdefghijklmnop1234', { adminToken: 'abcdefghijklmnop1234' }],
   ['state-file', '/var/lib/fnlb/state.json', { stateFile: '/var/lib/fnlb/state.json' }],
+  ['registry', 'postgresql://u:secret@127.0.0.1:5432/test', { registry: 'postgresql://u:secret@127.0.0.1:5432/test' }],
+  ['registry-prefix', 'fnlb_', { registryPrefix: 'fnlb_' }],
+  ['registry-resync', '5s', { registryResync: 5000 }],
+  ['nodes-dns', 'fn.default.svc.cluster.local:8080', { nodesDns: 'fn.default.svc.cluster.local:8080' }],
+  ['dns-interval', '2s', { dnsInterval: 2000 }],
+  ['dns-servers', '127.0.0.1:5353', { dnsServers: ['127.0.0.1:5353'] }],
 ];
 
 describe('option table', () => {
@@ -175,7 +191,10 @@ describe('a good value: the same options from the command line and the library',
     it(`--${name}=${text} and ${JSON.stringify(init)}`, () => {
       const result = cli(name, text)();
       assert.equal(result.kind, 'run');
-      assert.deepEqual(library(init)(), result.kind === 'run' && result.options);
+      const fromLibrary = library(init)();
+      // The library always takes a node list (with DNS, the current one); the command takes none with --nodes-dns.
+      if (name === 'nodes-dns') fromLibrary.nodes = [];
+      assert.deepEqual(fromLibrary, result.kind === 'run' && result.options);
     });
   }
 });
