@@ -22,53 +22,16 @@ import {
   type FnlbProcess,
 } from '../../harness/processes.js';
 import { eventually, sleep } from '../../harness/wait.js';
+import { adminCall, call, servedBy, type Answer } from '../../harness/admin-client.js';
 
 after(cleanup);
 
 const TOKEN = 'test-token-0123456789abcdef';
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  json: any;
-}
-
-/** One request to the admin listener (or fnlb), no keep-alive, body as given. */
-function call(url: string, method = 'GET', body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const framing = body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(body)) };
-    const req = http.request(url, { method, agent: false, headers: { ...framing, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown = undefined;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`timeout ${method} ${url}`)));
-    req.end(body);
-  });
-}
-
 const auth = { Authorization: `Bearer ${TOKEN}` };
 
 function admin(lb: FnlbProcess, path: string, method = 'GET', body?: unknown, headers: Record<string, string> = auth): Promise<Answer> {
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return call(`${lb.adminUrl}${path}`, method, text, text === undefined ? headers : { 'Content-Type': 'application/json', ...headers });
-}
-
-/** The node (backend name) that answered a function call through fnlb. */
-async function servedBy(lb: FnlbProcess, path: string): Promise<{ status: number; node: string | undefined }> {
-  const a = await call(`${lb.url}${path}`);
-  return { status: a.status, node: a.headers['x-node'] as string | undefined };
+  return adminCall(lb, path, method, body, headers);
 }
 
 /** fnlb in front of these backends, with fast health checks and any more flags. */
