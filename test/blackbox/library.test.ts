@@ -9,11 +9,16 @@ import {
   consistentHashProxy,
   createBalancer,
   functionKey,
+  MembershipError,
   NoFallbackNodeError,
+  openMembership,
+  parseNodeAddress,
+  resolveOptions,
   rankNodes,
   type RequestInfo,
 } from '../../src/index.js';
-import { cleanup, FNLB_ENTRY, FNLB_INDEX_URL, nodesArg, runScript, startBackends } from '../../harness/processes.js';
+import { cleanup, FNLB_ENTRY, FNLB_INDEX_URL, nodesArg, runScript, startBackends, type BackendProcess } from '../../harness/processes.js';
+import { dropRegistry, sql, TEST_PG_URL, uniquePrefix } from '../../harness/postgres.js';
 
 after(cleanup);
 
@@ -82,6 +87,40 @@ describe('library', () => {
     assert.equal((await get(port, '/r/x/y')).status, 200);
     await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
     await assert.rejects(get(port, '/r/x/y'), /ECONNREFUSED/);
+  });
+
+  test('a shared registry: openMembership, then edit() writes to it and the balancer follows', async () => {
+    const backends = await startBackends(2);
+    const [b1, b2] = backends as [BackendProcess, BackendProcess];
+    const prefix = uniquePrefix('library');
+    const options = { nodes: [b1.id], registry: TEST_PG_URL, registryPrefix: prefix, hcInterval: 100, logger: quiet };
+    assert.throws(() => createBalancer(options), /--registry: open it with openMembership\(\)/);
+    const membership = await openMembership({ ...resolveOptions(options) }, { log: quiet });
+    const lb = createBalancer({ ...options, membership });
+    try {
+      const { port } = await lb.listen(0, '127.0.0.1');
+      assert.deepEqual(
+        lb.nodes().map((n) => n.node),
+        [b1.id],
+      );
+      await lb.edit({ op: 'add', address: parseNodeAddress(b2.id) });
+      assert.deepEqual(
+        lb
+          .nodes()
+          .map((n) => n.node)
+          .sort(),
+        [b1.id, b2.id].sort(),
+      );
+      assert.deepEqual(
+        (await sql(`SELECT address FROM "${prefix}nodes" ORDER BY address`)).map((r) => r['address']),
+        [b1.id, b2.id].sort(),
+      );
+      await assert.rejects(lb.edit({ op: 'remove', node: '127.0.0.1:1' }), MembershipError);
+      assert.equal((await get(port, '/r/app/x')).status, 200);
+    } finally {
+      await lb.close();
+      await dropRegistry(prefix);
+    }
   });
 
   test('bad configuration throws ConfigError', () => {
