@@ -6,7 +6,7 @@ import type { RequestHeadOptions } from './http1/request-head.js';
 import type { Dispatcher, EngineOptions, NodeEndpoint } from './types.js';
 import { errorResponse } from './responses.js';
 import { NodeLoads } from './node-loads.js';
-import { NodePool } from './upstream.js';
+import { NodePool, SOCKET_HIGH_WATER_MARK } from './upstream.js';
 import { RetryBudget } from './retry-budget.js';
 import { notExecutedMatch } from './http1/response-head.js';
 
@@ -56,7 +56,10 @@ export class Engine {
       requestIdHeader: idHeader === null ? undefined : Buffer.from(idHeader.toLowerCase(), 'latin1'),
     };
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
-    this.server = net.createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+    this.server = net.createServer(
+      { noDelay: true, allowHalfOpen: true, pauseOnConnect: true, highWaterMark: SOCKET_HIGH_WATER_MARK },
+      (socket) => this.accept(socket),
+    );
   }
 
   private accept(socket: net.Socket): void {

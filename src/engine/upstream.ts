@@ -3,6 +3,14 @@ import type { Deadlines, Timed } from './deadlines.js';
 import type { NodeEndpoint } from './types.js';
 import { READ_ARENA, arenaView } from './read-arena.js';
 
+/**
+ * Bytes queued on a socket before write() says "wait for drain". Node's default (16 KiB) is below one
+ * 16 KiB response plus its head, so such a response paused and resumed the node's socket every time
+ * (two epoll_ctl calls and a 'drain' per request) although the kernel took it all at once. 64 KiB, as
+ * much as nginx buffers per proxied response by default, still bounds what a slow client holds.
+ */
+export const SOCKET_HIGH_WATER_MARK = 64 * 1024;
+
 /** Events an upstream connection reports to whichever exchange currently owns it. */
 export interface UpstreamOwner {
   onUpstreamConnect(conn: UpstreamConn): void;
@@ -51,8 +59,10 @@ export class UpstreamConn implements Timed {
       host: ep.host,
       port: ep.port,
       noDelay: true,
+      // net.Socket takes it (Duplex options); @types/node does not list it for connect.
+      writableHighWaterMark: SOCKET_HIGH_WATER_MARK,
       onread: { buffer: READ_ARENA, callback: (n: number, buf: Uint8Array) => this.handleRead(n, buf) },
-    });
+    } as net.NetConnectOpts);
     this.deadline = pool.deadlines.now + pool.connectTimeout;
     pool.deadlines.add(this);
     pool.open.add(this);
