@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { LOAD_CPU, PROXIES, startCluster, type Target } from './lib/cluster.js';
+import { BASELINE, LOAD_CPU, PROXIES, baselineEntry, startCluster, type Target } from './lib/cluster.js';
 import { wrkScript, type WrkScenario } from './lib/configs.js';
 import type { FixedRateResult } from './lib/fixed-rate.js';
 import { openIdle } from '../harness/client/idle.js';
@@ -41,7 +41,7 @@ const LAYOUT = 'backends (1 nginx, 1 worker) + wrk/load generator on cpu0; proxy
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
 const USAGE = `usage: node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
-                             [--rate REQ_PER_S] [--idle-conns N]
+                             [--rate REQ_PER_S] [--idle-conns N] [--baseline DIR]
 scenarios: ${SCENARIOS.join(', ')} (default: all; cpu is measured during get-small)
 defaults: 3 rounds, 10 s per run after a 1 s warm-up, latency at 10000 req/s, 5000 idle connections;
 --smoke: 1 round, 1 s per run, no warm-up, latency at 1000 req/s, 200 idle connections`;
@@ -55,6 +55,8 @@ interface Settings {
   smoke: boolean;
   scenarios: Scenario[];
   out: string;
+  /** Another checkout, built: its fnlb runs beside this one as `fnlb-base` (before/after in one run). */
+  baseline: string | null;
 }
 
 function positive(name: string, v: string | undefined, dflt: number): number {
@@ -76,6 +78,7 @@ function parseSettings(argv: string[]): Settings | null {
       out: { type: 'string' },
       rate: { type: 'string' },
       'idle-conns': { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -94,6 +97,7 @@ function parseSettings(argv: string[]): Settings | null {
     smoke,
     scenarios,
     out: v.out ?? DEFAULT_OUT,
+    baseline: v.baseline ?? null,
   };
 }
 
@@ -189,6 +193,8 @@ async function main(): Promise<number> {
     return 0;
   }
   pinSelf();
+  // A wrong --baseline fails now, not after the first round.
+  if (s.baseline !== null) log(`baseline: ${baselineEntry(s.baseline).entry}`);
   const date = new Date().toISOString();
   // In SCENARIOS order whatever the order asked for; cpu is measured during get-small.
   const wanted = (x: Scenario): boolean => s.scenarios.includes(x) || (x === 'get-small' && s.scenarios.includes('cpu'));
@@ -215,11 +221,12 @@ async function main(): Promise<number> {
       for (let round = 1; round <= s.rounds; round++) {
         const roundDir = join(dir, `round-${round}`);
         mkdirSync(roundDir);
-        const targets = await startCluster(roundDir, tools);
-        log(`round ${round}: ${PROXIES.map((p) => `${p} :${targets[p].port} pid ${targets[p].pid}`).join(', ')}`);
+        const targets = await startCluster(roundDir, tools, s.baseline ?? undefined);
+        const proxies = s.baseline === null ? PROXIES : [...PROXIES, BASELINE];
+        log(`round ${round}: ${proxies.map((p) => `${p} :${targets[p]!.port} pid ${targets[p]!.pid}`).join(', ')}`);
         for (const scenario of order) {
-          for (const p of PROXIES) {
-            await bench.measure(round, scenario, targets[p]);
+          for (const p of proxies) {
+            await bench.measure(round, scenario, targets[p]!);
             await sleep(200);
           }
         }
@@ -251,6 +258,7 @@ async function main(): Promise<number> {
       idleConns: s.idleConns,
       smoke: s.smoke,
       scenarios: s.scenarios.join(','),
+      ...(s.baseline === null ? {} : { baseline: s.baseline }),
     },
     layout: LAYOUT,
     summary: summarize(records),

@@ -5,12 +5,20 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { backendsConf, haproxyConf, nginxProxyConf } from '../../harness/peers.js';
-import { FNLB_ENTRY, HOST, freePorts, start, waitForChild, waitReady, type Proc } from '../../harness/processes.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DIST_DIR, FNLB_ENTRY, HOST, freePorts, start, waitForChild, waitReady, type Proc } from '../../harness/processes.js';
 import { BIG_BODY_BYTES } from './configs.js';
 import type { Tools } from './tools.js';
 
-export type ProxyName = 'direct' | 'nginx' | 'haproxy' | 'fnlb';
-export const PROXIES: readonly ProxyName[] = ['direct', 'nginx', 'haproxy', 'fnlb'];
+/** direct, nginx, haproxy, node-ref, fnlb, and fnlb-base when --baseline is given. */
+export type ProxyName = string;
+/** The targets of every run, in the order each scenario measures them. */
+export const PROXIES: readonly ProxyName[] = ['direct', 'nginx', 'haproxy', 'node-ref', 'fnlb'];
+/** Another build of fnlb (--baseline DIR), measured beside this one in the same run. */
+export const BASELINE = 'fnlb-base';
 
 export interface Target {
   readonly name: ProxyName;
@@ -22,8 +30,20 @@ export interface Target {
 export const LOAD_CPU = '0';
 const PROXY_CPU = '1';
 
-export async function startCluster(dir: string, tools: Tools): Promise<Record<ProxyName, Target>> {
-  const [b1, b2, b3, pNginx, pHaproxy, pFnlb] = await freePorts(6);
+/** The node-ref reference proxy (node:http + undici), built next to this file. */
+const NODE_REF_ENTRY = fileURLToPath(new URL('../node-ref.js', import.meta.url));
+
+/** The executable of another checkout's build, and the flags of ours it does not know (to leave out). */
+export function baselineEntry(dir: string): { entry: string; unknownFlags: Set<string> } {
+  // The same path inside that checkout as ours inside this one (dist/src/cli/main.js).
+  const entry = join(resolve(dir), relative(join(DIST_DIR, '..'), FNLB_ENTRY));
+  if (!existsSync(entry)) throw new Error(`--baseline: ${entry} does not exist (build that checkout first: npm ci && npm run build)`);
+  const help = execFileSync(process.execPath, [entry, '--help'], { encoding: 'utf8' });
+  return { entry, unknownFlags: new Set(['--admin-listen'].filter((f) => !help.includes(f))) };
+}
+
+export async function startCluster(dir: string, tools: Tools, baseline?: string): Promise<Record<ProxyName, Target>> {
+  const [b1, b2, b3, pNginx, pHaproxy, pFnlb, pRef, pBase] = await freePorts(8);
   const backends = [b1, b2, b3];
   // Workers run as nobody when nginx starts as root: they must be able to read the static file.
   chmodSync(dir, 0o755);
@@ -43,30 +63,48 @@ export async function startCluster(dir: string, tools: Tools): Promise<Record<Pr
 
   const nginxProc = nginx('nginx-proxy', PROXY_CPU);
   const haproxyProc = start('haproxy', tools.taskset, ['-c', PROXY_CPU, tools.haproxy, '-db', '-f', `${dir}/haproxy.cfg`]);
-  const fnlbProc = start('fnlb', tools.taskset, [
-    // The executable itself, as `fnlb` runs: its #! line carries the V8 flags it is meant to run with.
+  const nodes = backends.map((p) => `${HOST}:${p}`).join(',');
+  const fnlbArgs = (port: number, unknown: ReadonlySet<string>): string[] =>
+    [
+      ['--listen', `${HOST}:${port}`],
+      ['--nodes', nodes],
+      ['--access-log', 'off'],
+      ['--hc-path', '/version'],
+      // On, as by default (its counters are what users run with), on any free port.
+      ['--admin-listen', `${HOST}:0`],
+    ]
+      .filter(([flag]) => !unknown.has(flag!))
+      .flat();
+  // The executable itself, as `fnlb` runs: its #! line carries the V8 flags it is meant to run with.
+  const fnlbProc = start('fnlb', tools.taskset, ['-c', PROXY_CPU, FNLB_ENTRY, ...fnlbArgs(pFnlb, new Set())]);
+  const refProc = start('node-ref', tools.taskset, [
     '-c',
     PROXY_CPU,
-    FNLB_ENTRY,
+    process.execPath,
+    NODE_REF_ENTRY,
     '--listen',
-    `${HOST}:${pFnlb}`,
+    `${HOST}:${pRef}`,
     '--nodes',
-    backends.map((p) => `${HOST}:${p}`).join(','),
-    '--access-log',
-    'off',
-    '--hc-path',
-    '/version',
-    // On, as by default (its counters are what users run with), on any free port.
-    '--admin-listen',
-    `${HOST}:0`,
+    nodes,
   ]);
-  await Promise.all([waitReady(nginxProc, pNginx), waitReady(haproxyProc, pHaproxy), waitReady(fnlbProc, pFnlb)]);
+  const base = baseline === undefined ? null : baselineEntry(baseline);
+  const baseProc =
+    base === null ? null : start(BASELINE, tools.taskset, ['-c', PROXY_CPU, base.entry, ...fnlbArgs(pBase, base.unknownFlags)]);
+  await Promise.all([
+    waitReady(nginxProc, pNginx),
+    waitReady(haproxyProc, pHaproxy),
+    waitReady(fnlbProc, pFnlb),
+    waitReady(refProc, pRef),
+    ...(baseProc === null ? [] : [waitReady(baseProc, pBase)]),
+  ]);
 
   return {
     direct: { name: 'direct', port: b1, pid: backendWorker },
     nginx: { name: 'nginx', port: pNginx, pid: await waitForChild(nginxProc.pid, 'nginx-proxy') },
     // taskset execs its command, so these pids are HAProxy's and node's own.
     haproxy: { name: 'haproxy', port: pHaproxy, pid: haproxyProc.pid },
+    'node-ref': { name: 'node-ref', port: pRef, pid: refProc.pid },
     fnlb: { name: 'fnlb', port: pFnlb, pid: fnlbProc.pid },
+    ...(baseProc === null ? {} : { [BASELINE]: { name: BASELINE, port: pBase, pid: baseProc.pid } }),
   };
 }

@@ -1,5 +1,5 @@
 /** Per-scenario statistics over rounds, fnlb-to-peer ratios, and the markdown report. */
-import { PROXIES, type ProxyName } from './cluster.js';
+import { BASELINE, PROXIES, type ProxyName } from './cluster.js';
 import type { Machine } from './tools.js';
 import type { RankingResult } from '../ranking.js';
 
@@ -42,6 +42,15 @@ export interface ScenarioSummary {
   ratios: Record<string, { perRound: number[]; median: number }>;
 }
 
+/** The peers fnlb is compared with, in the ratio columns (those measured). */
+export const PEERS: readonly ProxyName[] = ['nginx', 'haproxy', 'node-ref', BASELINE];
+
+/** The targets the records hold, in measuring order. */
+export function proxiesOf(records: readonly RunRecord[]): ProxyName[] {
+  const seen = new Set(records.map((r) => r.proxy));
+  return [...PROXIES, BASELINE].filter((p) => seen.has(p));
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -54,7 +63,7 @@ export function summarize(records: RunRecord[]): Partial<Record<ProxyScenario, S
     const rs = records.filter((r) => r.scenario === scenario);
     if (rs.length === 0) continue;
     const s: ScenarioSummary = { unit: METRICS[scenario].unit, better: METRICS[scenario].better, proxies: {}, ratios: {} };
-    for (const p of PROXIES) {
+    for (const p of proxiesOf(rs)) {
       const mine = rs.filter((r) => r.proxy === p);
       const values = mine.map((r) => r.value);
       if (values.length) {
@@ -62,7 +71,7 @@ export function summarize(records: RunRecord[]): Partial<Record<ProxyScenario, S
         s.proxies[p] = { median: median(values), min: Math.min(...values), max: Math.max(...values), values, errors };
       }
     }
-    for (const peer of ['nginx', 'haproxy'] as const) {
+    for (const peer of PEERS) {
       const perRound: number[] = [];
       for (const round of new Set(rs.map((r) => r.round))) {
         const f = rs.find((r) => r.round === round && r.proxy === 'fnlb');
@@ -106,12 +115,14 @@ export function markdown(r: Report): string {
     '',
   ];
   const scenarios = Object.keys(r.summary) as ProxyScenario[];
+  const proxies = proxiesOf(r.runs);
+  const peers = PEERS.filter((p) => proxies.includes(p));
   if (scenarios.length) {
     lines.push(
       'Cells: median (min–max) over rounds. Ratios: fnlb ÷ peer, median (per round).',
       '',
-      `| scenario | unit | better | ${PROXIES.join(' | ')} | fnlb/nginx | fnlb/haproxy |`,
-      `|---|---|---|${PROXIES.map(() => '---:').join('|')}|---:|---:|`,
+      `| scenario | unit | better | ${proxies.join(' | ')} | ${peers.map((p) => `fnlb/${p}`).join(' | ')} |`,
+      `|---|---|---|${proxies.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`,
     );
     for (const sc of scenarios) {
       const s = r.summary[sc]!;
@@ -125,7 +136,7 @@ export function markdown(r: Report): string {
         return x ? `${x.median.toFixed(2)} (${x.perRound.map((v) => v.toFixed(2)).join(', ')})` : '–';
       };
       lines.push(
-        `| ${sc} | ${s.unit} | ${s.better} | ${PROXIES.map(cell).join(' | ')} | ${ratio('fnlb/nginx')} | ${ratio('fnlb/haproxy')} |`,
+        `| ${sc} | ${s.unit} | ${s.better} | ${proxies.map(cell).join(' | ')} | ${peers.map((p) => ratio(`fnlb/${p}`)).join(' | ')} |`,
       );
     }
     const failed = r.runs.filter((x) => x.errors > 0);
@@ -139,7 +150,7 @@ export function markdown(r: Report): string {
     if (lat.length) {
       lines.push('', `Latency at a fixed ${String(r.settings.rate)} req/s (µs from the intended send time; medians over rounds):`, '');
       lines.push('| proxy | p50 | p90 | p99 | p99.9 | max | generator send lag p99 | errors |', '|---|---:|---:|---:|---:|---:|---:|---:|');
-      for (const p of PROXIES) {
+      for (const p of proxies) {
         const rs = lat.filter((x) => x.proxy === p);
         if (!rs.length) continue;
         const q = (k: string): string => fmt(median(rs.map((x) => (x.details.latencyUs as Record<string, number>)[k])), 0);
