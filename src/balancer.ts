@@ -275,8 +275,9 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.waitSpill?.report(this.routingKey(head), node, waitMs);
   }
 
+  /** Worked out once per request (ranking, wait reports and counters all ask) and kept on its head. */
   private routingKey(head: RequestHead): string {
-    return this.keyHeader ? headerKey(head.hashValue, head.target) : functionKey(head.target);
+    return (head.routingKey ??= this.keyHeader ? headerKey(head.hashValue, head.target) : functionKey(head.target));
   }
 
   isUp(index: number): boolean {

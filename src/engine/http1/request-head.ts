@@ -41,6 +41,8 @@ export interface RequestHead {
    * at most 200 bytes. An invalid one is not forwarded (fnlb puts its own in its place).
    */
   requestId: string | undefined;
+  /** The routing key, once the router has worked it out (the router's to fill, so it is computed once per request). */
+  routingKey: string | undefined;
   /** Header lines to forward: [start, end) pairs into the head buffer, CRLF included (never Transfer-Encoding: see rewrite.ts). */
   keep: number[];
 }
@@ -109,6 +111,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     idempotent: IDEMPOTENT.has(method),
     idempotencyKey: false,
     requestId: undefined,
+    routingKey: undefined,
     keep: [],
   };
   const fields = REQUEST_FIELDS;
