@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { BASELINE, LOAD_CPU, PROXIES, baselineEntry, startCluster, type Target } from './lib/cluster.js';
+import { runWorkersScan, type WorkersResult } from './lib/workers.js';
 import { wrkScript, type WrkScenario } from './lib/configs.js';
 import type { FixedRateResult } from './lib/fixed-rate.js';
 import { openIdle } from '../harness/client/idle.js';
@@ -26,13 +27,13 @@ import { clockTicks, ensureTools, machineInfo, ToolsMissing, type Tools } from '
 import { runWrk, wrkErrors } from './lib/wrk.js';
 import { RANKING_FULL, RANKING_SMOKE, runRanking, type RankingResult } from './ranking.js';
 
-type Scenario = ProxyScenario | 'ranking';
+type Scenario = ProxyScenario | 'ranking' | 'workers';
 /**
  * Run order. idle-conns goes first, on processes that have served only the readiness checks: memory
  * freed after the load runs (HAProxy keeps 16 KiB buffers in its pools, malloc keeps nginx's, V8 its
  * heap) would otherwise be reused by the idle connections and hide their cost.
  */
-const SCENARIOS: readonly Scenario[] = ['idle-conns', 'get-small', 'get-16k', 'post-4k', 'latency', 'cpu', 'ranking'];
+const SCENARIOS: readonly Scenario[] = ['idle-conns', 'get-small', 'get-16k', 'post-4k', 'latency', 'cpu', 'ranking', 'workers'];
 const WRK_SCENARIOS: readonly string[] = ['get-small', 'get-16k', 'post-4k'];
 const FIXED_RATE = fileURLToPath(new URL('./lib/fixed-rate.js', import.meta.url));
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -198,11 +199,13 @@ async function main(): Promise<number> {
   const date = new Date().toISOString();
   // In SCENARIOS order whatever the order asked for; cpu is measured during get-small.
   const wanted = (x: Scenario): boolean => s.scenarios.includes(x) || (x === 'get-small' && s.scenarios.includes('cpu'));
-  const order = SCENARIOS.filter((x): x is ProxyScenario => wanted(x) && x !== 'cpu' && x !== 'ranking');
+  const order = SCENARIOS.filter((x): x is ProxyScenario => wanted(x) && x !== 'cpu' && x !== 'ranking' && x !== 'workers');
+  const scansWorkers = s.scenarios.includes('workers');
 
   let tools: Tools | undefined;
   let records: RunRecord[] = [];
-  if (order.length) {
+  let workers: WorkersResult[] | undefined;
+  if (order.length || scansWorkers) {
     try {
       tools = ensureTools(log);
     } catch (e) {
@@ -221,7 +224,7 @@ async function main(): Promise<number> {
       for (let round = 1; round <= s.rounds; round++) {
         const roundDir = join(dir, `round-${round}`);
         mkdirSync(roundDir);
-        const targets = await startCluster(roundDir, tools, s.baseline ?? undefined);
+        const { targets } = await startCluster(roundDir, tools, s.baseline ?? undefined);
         const proxies = s.baseline === null ? PROXIES : [...PROXIES, BASELINE];
         log(`round ${round}: ${proxies.map((p) => `${p} :${targets[p]!.port} pid ${targets[p]!.pid}`).join(', ')}`);
         for (const scenario of order) {
@@ -233,6 +236,16 @@ async function main(): Promise<number> {
         await stopAll();
       }
       records = bench.records;
+      if (scansWorkers) {
+        const workersDir = join(dir, 'workers');
+        mkdirSync(workersDir);
+        const { nodes } = await startCluster(workersDir, tools);
+        const script = join(workersDir, 'get-small.lua');
+        writeFileSync(script, wrkScript('get-small'));
+        workers = await runWorkersScan(tools, nodes, script, s.durationS, 1);
+        await stopAll();
+        for (const w of workers) log(`workers ${w.workers}: ${w.rps === null ? `skipped (${w.skipped})` : `${Math.round(w.rps)} req/s`}`);
+      }
     } finally {
       await cleanup();
     }
@@ -264,6 +277,7 @@ async function main(): Promise<number> {
     summary: summarize(records),
     runs: records,
     ranking,
+    workers,
     processes: startedPids,
   };
   const md = markdown(report);

@@ -42,7 +42,13 @@ export function baselineEntry(dir: string): { entry: string; unknownFlags: Set<s
   return { entry, unknownFlags: new Set(['--admin-listen'].filter((f) => !help.includes(f))) };
 }
 
-export async function startCluster(dir: string, tools: Tools, baseline?: string): Promise<Record<ProxyName, Target>> {
+export interface Cluster {
+  readonly targets: Record<ProxyName, Target>;
+  /** The backends as fnlb's --nodes takes them. */
+  readonly nodes: string;
+}
+
+export async function startCluster(dir: string, tools: Tools, baseline?: string): Promise<Cluster> {
   const [b1, b2, b3, pNginx, pHaproxy, pFnlb, pRef, pBase] = await freePorts(8);
   const backends = [b1, b2, b3];
   // Workers run as nobody when nginx starts as root: they must be able to read the static file.
@@ -98,7 +104,7 @@ export async function startCluster(dir: string, tools: Tools, baseline?: string)
     ...(baseProc === null ? [] : [waitReady(baseProc, pBase)]),
   ]);
 
-  return {
+  const targets: Record<ProxyName, Target> = {
     direct: { name: 'direct', port: b1, pid: backendWorker },
     nginx: { name: 'nginx', port: pNginx, pid: await waitForChild(nginxProc.pid, 'nginx-proxy') },
     // taskset execs its command, so these pids are HAProxy's and node's own.
@@ -107,4 +113,5 @@ export async function startCluster(dir: string, tools: Tools, baseline?: string)
     fnlb: { name: 'fnlb', port: pFnlb, pid: fnlbProc.pid },
     ...(baseProc === null ? {} : { [BASELINE]: { name: BASELINE, port: pBase, pid: baseProc.pid } }),
   };
+  return { targets, nodes };
 }

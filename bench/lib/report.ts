@@ -2,6 +2,7 @@
 import { BASELINE, PROXIES, type ProxyName } from './cluster.js';
 import type { Machine } from './tools.js';
 import type { RankingResult } from '../ranking.js';
+import type { WorkersResult } from './workers.js';
 
 export type ProxyScenario = 'get-small' | 'get-16k' | 'post-4k' | 'latency' | 'idle-conns' | 'cpu';
 
@@ -97,6 +98,8 @@ export interface Report {
   summary: Partial<Record<ProxyScenario, ScenarioSummary>>;
   runs: RunRecord[];
   ranking?: RankingResult;
+  /** --scenarios workers: req/s of small GETs through fnlb --workers N. */
+  workers?: WorkersResult[];
   processes: { label: string; pid: number }[];
 }
 
@@ -160,6 +163,14 @@ export function markdown(r: Report): string {
       }
     }
   }
+  if (r.workers) {
+    lines.push(
+      '',
+      `fnlb --workers N, small GETs (one round; wrk -t1 on cpu0, workers on CPUs 1..N): ` +
+        r.workers.map((w) => `${w.workers}: ${w.rps === null ? `skipped, ${w.skipped}` : `${fmt(w.rps, 0)} req/s`}`).join('; ') +
+        '.',
+    );
+  }
   if (r.ranking) {
     const k = r.ranking;
     lines.push(
@@ -167,7 +178,8 @@ export function markdown(r: Report): string {
       `Ranking.rank at ${k.nodes} nodes (median of ${k.runs} runs): cached ${k.cachedNs.toFixed(0)} ns ` +
         `(1,000 hot keys; ${k.cached10kNs.toFixed(0)} ns with 10,000); ` +
         `uncached ${k.uncachedUs.toFixed(2)} µs (equal weights), ${k.uncachedWeightedUs.toFixed(2)} µs (weighted); ` +
-        `3 nodes (ranked directly, no cache) ${k.direct3Ns.toFixed(0)} ns.`,
+        `3 nodes (ranked directly, no cache) ${k.direct3Ns.toFixed(0)} ns; ` +
+        `100,000 functions: ${k.uniform100kNs.toFixed(0)} ns uniform, ${k.zipf100kNs.toFixed(0)} ns Zipf(1).`,
     );
   }
   return `${lines.join('\n')}\n`;

@@ -96,7 +96,9 @@ export class FunctionStats {
     e.key = key;
     e.error = e.requests;
     e.ownerHits = e.full = e.wait = e.down = e.warmup = e.retries = 0;
-    e.nodes.fill(0);
+    // A loop, not fill(): this runs on every request whose function is not kept (a builtin call cost more for a few nodes).
+    const nodes = e.nodes;
+    for (let i = 0; i < nodes.length; i++) nodes[i] = 0;
     this.entries.set(key, e);
     return e;
   }

@@ -20,7 +20,8 @@ const SCENARIOS = ['get-small', 'get-16k', 'post-4k', 'latency', 'idle-conns', '
 
 interface SmokeReport {
   summary: Record<string, { proxies: Record<string, { median: number; errors: number }>; ratios: Record<string, { median: number }> }>;
-  ranking: { cachedNs: number; uncachedUs: number };
+  ranking: { cachedNs: number; uncachedUs: number; uniform100kNs: number; zipf100kNs: number };
+  workers: { workers: number; rps: number | null; errors: number; skipped?: string }[];
   machine: { nproc: number; cpuModel: string; node: string; nginx: string; haproxy: string };
   command: string;
   processes: { label: string; pid: number }[];
@@ -59,6 +60,16 @@ it('bench --smoke: a positive number for every proxy × scenario, and no process
     }
   }
   assert.ok(report.ranking.cachedNs > 0 && report.ranking.uncachedUs > 0, 'ranking numbers');
+  assert.ok(report.ranking.uniform100kNs > 0 && report.ranking.zipf100kNs > 0, 'ranking over 100,000 functions');
+  // --workers N on CPUs of its own: 1 worker runs on any machine of 2 CPUs or more, larger counts only where the CPUs exist.
+  assert.deepEqual(
+    report.workers.map((w) => w.workers),
+    [1, 2, 4],
+  );
+  for (const w of report.workers) {
+    if (w.workers + 1 <= report.machine.nproc) assert.ok(w.rps !== null && w.rps > 0 && w.errors === 0, `workers ${w.workers}: ${w.rps}`);
+    else assert.match(w.skipped ?? '', /needs \d+ CPUs/);
+  }
   assert.ok(report.machine.nproc > 0 && report.machine.cpuModel && report.machine.nginx && report.machine.haproxy);
   assert.match(report.command, /--smoke/);
   assert.match(stdout, /\| get-small \| req\/s \|/, 'markdown table on stdout');
