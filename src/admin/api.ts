@@ -145,7 +145,11 @@ export class AdminApi {
     const traffic = await this.traffic();
     return {
       status: 200,
-      body: { healthView: this.host.healthView, membership: this.membership(), nodes: this.host.members.current().map((m) => this.nodeView(m.slot, traffic)) },
+      body: {
+        healthView: this.host.healthView,
+        membership: this.membership(),
+        nodes: this.host.members.current().map((m) => this.nodeView(m.slot, traffic)),
+      },
     };
   }
 

@@ -136,7 +136,13 @@ export function runPrimary(options: BalancerOptions, logger: Logger, source: Mem
           announced = true;
           void startAdmin().then((adminAt) =>
             logger.info(
-              { address: m.address, workers: options.workers, nodes: table.current().map((n) => n.address.id), membersFrom: source.from, ...adminAt },
+              {
+                address: m.address,
+                workers: options.workers,
+                nodes: table.current().map((n) => n.address.id),
+                membersFrom: source.from,
+                ...adminAt,
+              },
               'fnlb listening',
             ),
           );

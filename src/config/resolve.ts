@@ -85,9 +85,7 @@ function checkOptions(init: object, specs: readonly OptionSpec[], libraryOnly: R
  * Where the node list comes from: --nodes alone, --state-file (seeded from --nodes), --registry (seeded
  * from --nodes when its table is empty) or --nodes-dns (nothing else). One place keeps it at a time.
  */
-export function checkMembershipSources(
-  options: Pick<BalancerOptions, 'nodes' | 'stateFile' | 'registry' | 'nodesDns'>,
-): void {
+export function checkMembershipSources(options: Pick<BalancerOptions, 'nodes' | 'stateFile' | 'registry' | 'nodesDns'>): void {
   const kept = [
     options.stateFile !== null ? '--state-file' : null,
     options.registry !== null ? '--registry' : null,
