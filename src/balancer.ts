@@ -218,10 +218,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     }
     // A state file given to the library is read (or created) as the command does.
     const source =
-      membership ??
-      (members !== undefined
-        ? localSource(members, 'members', options.stateFile)
-        : localSource(startingMembers(options.stateFile, options.nodes).members, 'nodes', options.stateFile));
+      membership ?? localSource(members ?? startingMembers(options.stateFile, options.nodes).members, 'nodes', options.stateFile);
     this.members = MemberTable.fromSnapshot(source.members);
     const slots = this.members.all();
     const addresses = slots.map((m) => m.address);

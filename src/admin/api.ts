@@ -120,7 +120,7 @@ export class AdminApi {
    */
   ready(): Result {
     const registry = this.host.store.registry();
-    const also = registry === null ? {} : { registry: { up: registry.up, url: registry.url } };
+    const also = registry === null ? {} : { registry };
     if (!this.host.listening()) return { status: 503, body: { ready: false, reason: 'not listening yet', ...also } };
     const routable = this.host.members.routable();
     if (!routable.some((m) => this.host.isUp(m.slot))) {
@@ -132,7 +132,7 @@ export class AdminApi {
   /** Where the node list is kept, and for a registry whether it answers. */
   private membership(): Record<string, unknown> {
     const registry = this.host.store.registry();
-    return { source: this.host.store.kind, ...(registry === null ? {} : { registry: { up: registry.up, url: registry.url } }) };
+    return { source: this.host.store.kind, ...(registry === null ? {} : { registry }) };
   }
 
   metrics(): Promise<{ contentType: string; body: string }> {
