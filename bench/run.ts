@@ -42,10 +42,11 @@ const LAYOUT = 'backends (1 nginx, 1 worker) + wrk/load generator on cpu0; proxy
 const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
 const USAGE = `usage: node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
-                             [--rate REQ_PER_S] [--idle-conns N] [--baseline DIR]
+                             [--rate REQ_PER_S] [--idle-conns N] [--baseline DIR] [--targets a,b]
 scenarios: ${SCENARIOS.join(', ')} (default: all; cpu is measured during get-small)
 defaults: 3 rounds, 10 s per run after a 1 s warm-up, latency at 10000 req/s, 5000 idle connections;
---smoke: 1 round, 1 s per run, no warm-up, latency at 1000 req/s, 200 idle connections`;
+--smoke: 1 round, 1 s per run, no warm-up, latency at 1000 req/s, 200 idle connections
+--targets: which of ${[...PROXIES, BASELINE].join(', ')} to measure (default: all; fnlb-base needs --baseline)`;
 
 interface Settings {
   rounds: number;
@@ -58,6 +59,8 @@ interface Settings {
   out: string;
   /** Another checkout, built: its fnlb runs beside this one as `fnlb-base` (before/after in one run). */
   baseline: string | null;
+  /** The targets measured, in run order. */
+  targets: string[];
 }
 
 function positive(name: string, v: string | undefined, dflt: number): number {
@@ -80,6 +83,7 @@ function parseSettings(argv: string[]): Settings | null {
       rate: { type: 'string' },
       'idle-conns': { type: 'string' },
       baseline: { type: 'string' },
+      targets: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +92,11 @@ function parseSettings(argv: string[]): Settings | null {
   const scenarios = v.scenarios ? (v.scenarios.split(',').map((s) => s.trim()) as Scenario[]) : [...SCENARIOS];
   const unknown = scenarios.filter((s) => !SCENARIOS.includes(s));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
+  const baseline = v.baseline ?? null;
+  const all: string[] = baseline === null ? [...PROXIES] : [...PROXIES, BASELINE];
+  const asked = v.targets ? v.targets.split(',').map((t) => t.trim()) : all;
+  const notKnown = asked.filter((t) => !all.includes(t));
+  if (notKnown.length) throw new Error(`unknown target ${notKnown.join(', ')}; known: ${all.join(', ')}`);
   return {
     rounds: positive('rounds', v.rounds, smoke ? 1 : 3),
     durationS: positive('duration', v.duration, smoke ? 1 : 10),
@@ -98,7 +107,8 @@ function parseSettings(argv: string[]): Settings | null {
     smoke,
     scenarios,
     out: v.out ?? DEFAULT_OUT,
-    baseline: v.baseline ?? null,
+    baseline,
+    targets: all.filter((t) => asked.includes(t)),
   };
 }
 
@@ -225,7 +235,7 @@ async function main(): Promise<number> {
         const roundDir = join(dir, `round-${round}`);
         mkdirSync(roundDir);
         const { targets } = await startCluster(roundDir, tools, s.baseline ?? undefined);
-        const proxies = s.baseline === null ? PROXIES : [...PROXIES, BASELINE];
+        const proxies = s.targets;
         log(`round ${round}: ${proxies.map((p) => `${p} :${targets[p]!.port} pid ${targets[p]!.pid}`).join(', ')}`);
         for (const scenario of order) {
           for (const p of proxies) {
@@ -272,6 +282,7 @@ async function main(): Promise<number> {
       smoke: s.smoke,
       scenarios: s.scenarios.join(','),
       ...(s.baseline === null ? {} : { baseline: s.baseline }),
+      targets: s.targets.join(','),
     },
     layout: LAYOUT,
     summary: summarize(records),
