@@ -4,12 +4,16 @@ import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
 import type { FramingError } from './http1/framing-error.js';
 import { RequestFramer, type RequestSink } from './http1/request-framer.js';
 import type { RequestHead, RequestHeadOptions } from './http1/request-head.js';
+import { sendAllNow, sendNow } from './direct-write.js';
 import { arenaView, readIntoArena } from './read-arena.js';
 import { forwardedFields } from './http1/rewrite.js';
 import { errorResponse } from './responses.js';
 
 /** Bytes of a pipelined next request we hold while the current one is served, before pausing the client. */
 const MAX_PIPELINE_BUFFER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+/** sendPair's parts, shared by every connection (sends are synchronous and keep no reference to it). */
+const PAIR: Buffer[] = [EMPTY, EMPTY];
 /** How long a connection we are closing may linger for the client to read our last answer. */
 const CLOSE_LINGER_MS = 2000;
 
@@ -79,18 +83,17 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     return this.shuttingDown || (this.clientEnded && this.framer.pendingBytes === 0);
   }
 
-  /** Queues bytes for the client; false when its socket buffer is full (the caller waits for onClientDrain). */
+  /** Sends bytes to the client (see ClientSide.send); false when it must drain first (onClientDrain follows). */
   send(data: Buffer): boolean {
-    return this.socket.write(data);
+    return sendNow(this.socket, data);
   }
 
   /** Two buffers in one writev (a head and a large body: cheaper than copying the body behind the head). */
   sendPair(first: Buffer, second: Buffer): boolean {
-    const socket = this.socket;
-    socket.cork();
-    socket.write(first);
-    const ok = socket.write(second);
-    socket.uncork();
+    PAIR[0] = first;
+    PAIR[1] = second;
+    const ok = sendAllNow(this.socket, PAIR);
+    PAIR[0] = PAIR[1] = EMPTY; // holds no response after the call
     return ok;
   }
 

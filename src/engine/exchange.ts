@@ -41,9 +41,12 @@ export interface ClientSide {
   readonly forwardedFields: string;
   /** The connection closes after this exchange (shutdown): the response must say Connection: close. */
   readonly closesAfterExchange: boolean;
-  /** Queues bytes for the client; false when its buffer is full (the exchange then hears onClientDrain). */
+  /**
+   * Sends bytes to the client. They may be a view of the read arena: what the kernel does not take at
+   * once is copied. False when its buffer is full (the exchange then hears onClientDrain).
+   */
   send(data: Buffer): boolean;
-  /** Two buffers in one writev. */
+  /** Two buffers in one writev; as send. */
   sendPair(first: Buffer, second: Buffer): boolean;
   /** Stop reading the client (its body waits for the node) until resumeForNode. */
   pauseForNode(): void;
@@ -203,7 +206,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     const conn = this.conn;
     if (this.streaming && this.requestSent && conn !== null) {
       if (this.res === null) conn.expectBy(this.waitDeadline());
-      if (!conn.send(owned(piece))) this.side.pauseForNode();
+      if (!conn.send(piece)) this.side.pauseForNode();
     } else {
       this.body.push(owned(piece));
       this.bodyBytes += piece.length;
@@ -362,7 +365,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     // 100 is ours to send (we answered Expect already); others (103) pass to 1.1 clients. Hop-by-hop
     // fields go, as in a final response.
     if (res.status !== 100 && this.head.version === 11) {
-      const interim = owned(clientResponseHead(buf, res, false, ''));
+      const interim = clientResponseHead(buf, res, false, '');
       this.bytesOut += interim.length;
       this.side.send(interim);
     }
@@ -422,7 +425,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
       this.headOut = null;
       if (head.buffer === data.buffer && head.byteOffset + head.length === data.byteOffset) {
         // The node's head was forwarded untouched and the body follows it in the same read: one slice.
-        ok = this.side.send(owned(Buffer.from(data.buffer, head.byteOffset, head.length + data.length)));
+        ok = this.side.send(Buffer.from(data.buffer, head.byteOffset, head.length + data.length));
       } else if (data.length <= this.headRoom) {
         // A rebuilt head has room reserved behind it: the body joins it with one copy.
         const joined = Buffer.from(head.buffer, head.byteOffset, head.length + data.length);
@@ -432,11 +435,10 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
         ok = this.side.send(Buffer.concat([head, data], head.length + data.length));
       } else {
         // Larger bodies: two buffers in one writev rather than copying the body behind the head.
-        ok = this.side.sendPair(owned(head), owned(data));
+        ok = this.side.sendPair(head, data);
       }
     } else {
-      // Node bytes are views of the shared read buffer: copied before they are queued.
-      ok = this.side.send(owned(data));
+      ok = this.side.send(data);
     }
     if (!ok && this.conn !== null) this.conn.pauseForClient();
   }

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Deadlines, Timed } from './deadlines.js';
 import type { NodeEndpoint } from './types.js';
+import { sendAllNow, sendNow } from './direct-write.js';
 import { READ_ARENA, arenaView } from './read-arena.js';
 
 /**
@@ -113,19 +114,17 @@ export class UpstreamConn implements Timed {
     this.deadline = deadline;
   }
 
-  /** Queues bytes for the node; false when its socket buffer is full (the owner hears onUpstreamDrain). */
+  /**
+   * Sends bytes to the node; they may be a view of the read arena (what the kernel does not take at
+   * once is copied). False when its socket buffer is full (the owner hears onUpstreamDrain).
+   */
   send(data: Buffer): boolean {
-    return this.socket.write(data);
+    return sendNow(this.socket, data);
   }
 
-  /** Several buffers in one writev. */
+  /** Several buffers in one writev; as send. */
   sendAll(parts: readonly Buffer[]): boolean {
-    const socket = this.socket;
-    socket.cork();
-    let ok = true;
-    for (let i = 0; i < parts.length; i++) ok = socket.write(parts[i]);
-    socket.uncork();
-    return ok;
+    return sendAllNow(this.socket, parts);
   }
 
   /** Stop reading from the node until resumeForClient (the client is not reading fast enough). */
