@@ -96,7 +96,11 @@ function parseSettings(argv: string[]): Settings | null {
   const all: string[] = baseline === null ? [...PROXIES] : [...PROXIES, BASELINE];
   const asked = v.targets ? v.targets.split(',').map((t) => t.trim()) : all;
   const notKnown = asked.filter((t) => !all.includes(t));
-  if (notKnown.length) throw new Error(`unknown target ${notKnown.join(', ')}; known: ${all.join(', ')}`);
+  if (notKnown.length) {
+    const hint =
+      baseline === null && notKnown.includes(BASELINE) ? ` (${BASELINE} is another checkout's build: give it with --baseline DIR)` : '';
+    throw new Error(`unknown target ${notKnown.join(', ')}; known: ${all.join(', ')}${hint}`);
+  }
   return {
     rounds: positive('rounds', v.rounds, smoke ? 1 : 3),
     durationS: positive('duration', v.duration, smoke ? 1 : 10),
@@ -234,7 +238,7 @@ async function main(): Promise<number> {
       for (let round = 1; round <= s.rounds; round++) {
         const roundDir = join(dir, `round-${round}`);
         mkdirSync(roundDir);
-        const { targets } = await startCluster(roundDir, tools, s.baseline ?? undefined);
+        const { targets } = await startCluster(roundDir, tools, s.baseline ?? undefined, new Set(s.targets));
         const proxies = s.targets;
         log(`round ${round}: ${proxies.map((p) => `${p} :${targets[p]!.port} pid ${targets[p]!.pid}`).join(', ')}`);
         for (const scenario of order) {
@@ -249,7 +253,7 @@ async function main(): Promise<number> {
       if (scansWorkers) {
         const workersDir = join(dir, 'workers');
         mkdirSync(workersDir);
-        const { nodes } = await startCluster(workersDir, tools);
+        const { nodes } = await startCluster(workersDir, tools, undefined, new Set()); // the backends only
         const script = join(workersDir, 'get-small.lua');
         writeFileSync(script, wrkScript('get-small'));
         workers = await runWorkersScan(tools, nodes, script, s.durationS, 1);

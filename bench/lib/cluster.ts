@@ -48,7 +48,17 @@ export interface Cluster {
   readonly nodes: string;
 }
 
-export async function startCluster(dir: string, tools: Tools, baseline?: string): Promise<Cluster> {
+/**
+ * Starts the backends and the proxies named in `only` (default: every one), each on a free port.
+ * Proxies that are not measured are not started: an idle proxy's health checks would still take CPU
+ * from the one under test.
+ */
+export async function startCluster(
+  dir: string,
+  tools: Tools,
+  baseline?: string,
+  only: ReadonlySet<ProxyName> = new Set([...PROXIES, BASELINE]),
+): Promise<Cluster> {
   const [b1, b2, b3, pNginx, pHaproxy, pFnlb, pRef, pBase] = await freePorts(8);
   const backends = [b1, b2, b3];
   // Workers run as nobody when nginx starts as root: they must be able to read the static file.
@@ -67,8 +77,6 @@ export async function startCluster(dir: string, tools: Tools, baseline?: string)
   for (const port of backends) await waitReady(backendProc, port);
   const backendWorker = await waitForChild(backendProc.pid, 'backends');
 
-  const nginxProc = nginx('nginx-proxy', PROXY_CPU);
-  const haproxyProc = start('haproxy', tools.taskset, ['-c', PROXY_CPU, tools.haproxy, '-db', '-f', `${dir}/haproxy.cfg`]);
   const nodes = backends.map((p) => `${HOST}:${p}`).join(',');
   const fnlbArgs = (port: number, unknown: ReadonlySet<string>): string[] =>
     [
@@ -81,37 +89,36 @@ export async function startCluster(dir: string, tools: Tools, baseline?: string)
     ]
       .filter(([flag]) => !unknown.has(flag!))
       .flat();
-  // The executable itself, as `fnlb` runs: its #! line carries the V8 flags it is meant to run with.
-  const fnlbProc = start('fnlb', tools.taskset, ['-c', PROXY_CPU, FNLB_ENTRY, ...fnlbArgs(pFnlb, new Set())]);
-  const refProc = start('node-ref', tools.taskset, [
-    '-c',
-    PROXY_CPU,
-    process.execPath,
-    NODE_REF_ENTRY,
-    '--listen',
-    `${HOST}:${pRef}`,
-    '--nodes',
-    nodes,
-  ]);
-  const base = baseline === undefined ? null : baselineEntry(baseline);
-  const baseProc =
-    base === null ? null : start(BASELINE, tools.taskset, ['-c', PROXY_CPU, base.entry, ...fnlbArgs(pBase, base.unknownFlags)]);
-  await Promise.all([
-    waitReady(nginxProc, pNginx),
-    waitReady(haproxyProc, pHaproxy),
-    waitReady(fnlbProc, pFnlb),
-    waitReady(refProc, pRef),
-    ...(baseProc === null ? [] : [waitReady(baseProc, pBase)]),
-  ]);
 
-  const targets: Record<ProxyName, Target> = {
-    direct: { name: 'direct', port: b1, pid: backendWorker },
-    nginx: { name: 'nginx', port: pNginx, pid: await waitForChild(nginxProc.pid, 'nginx-proxy') },
-    // taskset execs its command, so these pids are HAProxy's and node's own.
-    haproxy: { name: 'haproxy', port: pHaproxy, pid: haproxyProc.pid },
-    'node-ref': { name: 'node-ref', port: pRef, pid: refProc.pid },
-    fnlb: { name: 'fnlb', port: pFnlb, pid: fnlbProc.pid },
-    ...(baseProc === null ? {} : { [BASELINE]: { name: BASELINE, port: pBase, pid: baseProc.pid } }),
+  const targets: Record<ProxyName, Target> = {};
+  if (only.has('direct')) targets.direct = { name: 'direct', port: b1, pid: backendWorker };
+  const starting: Promise<void>[] = [];
+  /** Starts a proxy; `pid` finds the measured process once it is ready (by default the one started). */
+  const proxy = (name: ProxyName, port: number, proc: Proc, pid: () => Promise<number> = async () => proc.pid): void => {
+    starting.push(
+      (async () => {
+        await waitReady(proc, port);
+        targets[name] = { name, port, pid: await pid() };
+      })(),
+    );
   };
+  if (only.has('nginx')) {
+    const proc = nginx('nginx-proxy', PROXY_CPU);
+    proxy('nginx', pNginx, proc, () => waitForChild(proc.pid, 'nginx-proxy'));
+  }
+  // taskset execs its command, so these pids are HAProxy's and node's own.
+  if (only.has('haproxy'))
+    proxy('haproxy', pHaproxy, start('haproxy', tools.taskset, ['-c', PROXY_CPU, tools.haproxy, '-db', '-f', `${dir}/haproxy.cfg`]));
+  // The executable itself, as `fnlb` runs: its #! line carries the V8 flags it is meant to run with.
+  if (only.has('fnlb')) proxy('fnlb', pFnlb, start('fnlb', tools.taskset, ['-c', PROXY_CPU, FNLB_ENTRY, ...fnlbArgs(pFnlb, new Set())]));
+  if (only.has('node-ref')) {
+    const args = ['-c', PROXY_CPU, process.execPath, NODE_REF_ENTRY, '--listen', `${HOST}:${pRef}`, '--nodes', nodes];
+    proxy('node-ref', pRef, start('node-ref', tools.taskset, args));
+  }
+  if (baseline !== undefined && only.has(BASELINE)) {
+    const base = baselineEntry(baseline);
+    proxy(BASELINE, pBase, start(BASELINE, tools.taskset, ['-c', PROXY_CPU, base.entry, ...fnlbArgs(pBase, base.unknownFlags)]));
+  }
+  await Promise.all(starting);
   return { targets, nodes };
 }
