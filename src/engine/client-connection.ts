@@ -1,11 +1,9 @@
-import type net from 'node:net';
 import type { Timed } from './deadlines.js';
 import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
 import type { FramingError } from './http1/framing-error.js';
 import { RequestFramer, type RequestSink } from './http1/request-framer.js';
 import type { RequestHead, RequestHeadOptions } from './http1/request-head.js';
-import { sendAllNow, sendNow } from './direct-write.js';
-import { arenaView, readIntoArena } from './read-arena.js';
+import type { ClientSocket, ClientSocketEvents } from './client-socket.js';
 import { forwardedFields } from './http1/rewrite.js';
 import { errorResponse } from './responses.js';
 
@@ -22,7 +20,7 @@ const CLOSE_LINGER_MS = 2000;
  * its bytes to a request framer, runs one exchange at a time (so pipelined requests are answered in
  * order), enforces the header and idle timeouts.
  */
-export class ClientConnection implements ClientSide, RequestSink, Timed {
+export class ClientConnection implements ClientSide, ClientSocketEvents, RequestSink, Timed {
   // State. Invariants: `exchange` is null between requests; `closing` is final (the socket is ending or
   // gone, the framer is stopped); the socket is paused exactly when `pausedForNode || pausedForPipeline`
   // (and not closing); `headClock` is true only while no exchange runs.
@@ -46,36 +44,27 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
   private readonly framer: RequestFramer;
 
   constructor(
-    readonly socket: net.Socket,
+    private readonly socket: ClientSocket,
     private readonly ctx: EngineContext,
     headOptions: RequestHeadOptions,
     private readonly onClosed: ConnectionSet,
   ) {
     this.framer = new RequestFramer(this, ctx.options.maxHeaderSize, headOptions);
-    socket.setNoDelay(true);
-    // Shared listener functions (`this` is the socket) instead of closures: an idle connection is
-    // cheaper by the closures and their contexts (see the idle-conns benchmark).
-    (socket as OwnedSocket)[CONNECTION] = this;
-    if (!readIntoArena(socket, onArenaRead)) socket.on('data', onData);
-    socket.on('drain', onDrain);
-    socket.on('end', onEnd);
-    socket.on('error', ignore);
-    socket.on('close', onClose);
     // A new connection must send its first request head within the header timeout (slowloris).
     this.deadline = ctx.deadlines.now + ctx.options.headerTimeout;
     ctx.deadlines.add(this);
-    socket.resume(); // the server accepts paused, so the read mode is chosen before the first byte
+    socket.start(this);
   }
 
   // --- ClientSide: what the exchange asks of the client connection.
 
   /** The client's address for X-Forwarded-For, looked up at the first request that needs it. */
   get clientIp(): string {
-    return (this.client ??= clientAddress(this.socket)).ip;
+    return (this.client ??= clientAddress(this.socket.remoteIp)).ip;
   }
 
   get forwardedFields(): string {
-    return (this.client ??= clientAddress(this.socket)).forwardedFields;
+    return (this.client ??= clientAddress(this.socket.remoteIp)).forwardedFields;
   }
 
   get closesAfterExchange(): boolean {
@@ -85,14 +74,14 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
 
   /** Sends bytes to the client (see ClientSide.send); false when it must drain first (onClientDrain follows). */
   send(data: Buffer): boolean {
-    return sendNow(this.socket, data);
+    return this.socket.send(data);
   }
 
   /** Two buffers in one writev (a head and a large body: cheaper than copying the body behind the head). */
   sendPair(first: Buffer, second: Buffer): boolean {
     PAIR[0] = first;
     PAIR[1] = second;
-    const ok = sendAllNow(this.socket, PAIR);
+    const ok = this.socket.sendAll(PAIR);
     PAIR[0] = PAIR[1] = EMPTY; // holds no response after the call
     return ok;
   }
@@ -154,7 +143,7 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     const exchange = this.exchange;
     if (inBody && exchange !== null) exchange.rejectBody(err);
     else {
-      this.socket.write(errorResponse(err.status, err.message, true));
+      this.socket.send(errorResponse(err.status, err.message, true));
       this.rejected(err.status, err.message, head);
       this.closeGracefully();
     }
@@ -166,10 +155,10 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     this.ctx.dispatcher.rejected({ client: this.clientIp, status, reason, method: line?.method ?? '', target: line?.target ?? '' });
   }
 
-  // --- Socket events.
+  // --- ClientSocketEvents: what the socket reports.
 
   /** `chunk` may be a view of the read arena: the framer copies whatever it keeps. */
-  handleData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.closing) return;
     const idle = this.exchange === null;
     // The first byte of a head starts its clock (unless it runs already); a pipelined request waiting
@@ -194,11 +183,11 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     else if (this.framer.pendingBytes === 0 && !this.headClock) this.deadline = this.ctx.deadlines.now + this.ctx.options.idleTimeout;
   }
 
-  handleDrain(): void {
+  onDrain(): void {
     this.exchange?.onClientDrain();
   }
 
-  handleEnd(): void {
+  onEnd(): void {
     this.clientEnded = true;
     if (this.exchange !== null) {
       // A body cut short can never complete: give up on the exchange. Otherwise answer, then close.
@@ -208,7 +197,7 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
     this.afterFraming();
   }
 
-  handleClose(): void {
+  onClose(): void {
     this.ctx.deadlines.delete(this);
     this.closing = true;
     this.framer.stop();
@@ -226,7 +215,7 @@ export class ClientConnection implements ClientSide, RequestSink, Timed {
       return;
     }
     if (this.framer.pendingBytes > 0) {
-      this.socket.write(errorResponse(408, 'request head not received in time', true));
+      this.socket.send(errorResponse(408, 'request head not received in time', true));
       this.rejected(408, 'request head not received in time', this.framer.pendingHead);
       this.closeGracefully();
       return;
@@ -281,37 +270,11 @@ function requestLine(buf: Buffer): { method: string; target: string } | null {
   return { method, target: buf.toString('latin1', sp1 + 1, sp2) };
 }
 
-/** Where a ClientConnection sits on its socket, for the shared listeners. */
-const CONNECTION = Symbol('fnlb.connection');
-type OwnedSocket = net.Socket & { [CONNECTION]: ClientConnection };
-
-function onData(this: OwnedSocket, chunk: Buffer): void {
-  this[CONNECTION].handleData(chunk);
-}
-function onArenaRead(this: net.Socket, n: number, buf: Uint8Array): boolean {
-  (this as OwnedSocket)[CONNECTION].handleData(arenaView(buf, n));
-  return true;
-}
-function onDrain(this: OwnedSocket): void {
-  this[CONNECTION].handleDrain();
-}
-function onEnd(this: OwnedSocket): void {
-  this[CONNECTION].handleEnd();
-}
-function onClose(this: OwnedSocket): void {
-  this[CONNECTION].handleClose();
-}
-function ignore(): void {}
-
 /** Whoever tracks open connections (the engine): told when one closes. */
 export interface ConnectionSet {
   delete(conn: ClientConnection): unknown;
 }
 
-/** The handle's own getpeername: socket.remoteAddress would keep a cached object on every socket. */
-interface PeerHandle {
-  getpeername?(out: { address?: string }): number;
-}
 /** A client address and its X-Forwarded-For/-Proto lines, built once per address, not per request. */
 interface ClientAddress {
   readonly ip: string;
@@ -321,11 +284,7 @@ interface ClientAddress {
 /** Client addresses seen lately: connections from one client share one entry. */
 const recentClients = new Map<string, ClientAddress>();
 
-function clientAddress(socket: net.Socket): ClientAddress {
-  const handle = (socket as unknown as { _handle: PeerHandle | null })._handle;
-  const out: { address?: string } = {};
-  let ip = handle?.getpeername?.(out) === 0 && out.address !== undefined ? out.address : (socket.remoteAddress ?? '');
-  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+function clientAddress(ip: string): ClientAddress {
   let known = recentClients.get(ip);
   if (known === undefined) {
     if (recentClients.size >= 1024) recentClients.clear();

@@ -8,12 +8,57 @@ import { owned } from './read-arena.js';
  * socket.write() runs the Writable stream machinery and allocates a write request per call (about 4%
  * of the proxy's CPU on small requests), and the caller must first copy any view of the shared read
  * buffer (read-arena.ts) in case the kernel does not take it all. Almost always the kernel does take
- * it all. So when the socket holds no queued bytes, these functions write(2)/writev(2) the bytes
- * themselves, synchronously, from wherever they lie; only what the kernel left over is copied and
- * handed to socket.write, which queues it, sends it when the socket is writable and emits 'drain'
- * as usual. Byte order holds: the direct path is taken only while nothing is queued, and once
- * something is, every later write queues behind it until it has gone out.
+ * it all. So when a socket holds no queued bytes, the bytes are written with write(2)/writev(2),
+ * synchronously, from wherever they lie; only what the kernel left over is copied and queued (on a
+ * net.Socket: socket.write, which sends it when the socket is writable and emits 'drain' as usual).
+ * Byte order holds: the direct path is taken only while nothing is queued, and once something is,
+ * every later write queues behind it until it has gone out.
  */
+
+/** A direct write that failed for good (not "the kernel's buffer is full"): the connection is broken. */
+export const WRITE_FAILED = -1;
+
+/** Bytes the kernel took now (0 when its buffer is full), or WRITE_FAILED with the error in `failure`. */
+export function writeNow(fd: number, data: Buffer, failure: { error?: Error }): number {
+  try {
+    return writeSync(fd, data);
+  } catch (err) {
+    return failed(err, failure);
+  }
+}
+
+/** As writeNow, for several buffers in one writev. */
+export function writevNow(fd: number, parts: readonly Buffer[], failure: { error?: Error }): number {
+  try {
+    return writevSync(fd, parts as Buffer[]);
+  } catch (err) {
+    return failed(err, failure);
+  }
+}
+
+function failed(err: unknown, failure: { error?: Error }): number {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return 0;
+  failure.error = err as Error;
+  return WRITE_FAILED;
+}
+
+export function totalLength(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < parts.length; i++) n += parts[i]!.length;
+  return n;
+}
+
+/** What is left of `parts` after the first `written` bytes went out, copied where it lies in the read arena. */
+export function unsentParts(parts: readonly Buffer[], written: number): Buffer[] {
+  let from = 0;
+  while (from < parts.length && written >= parts[from]!.length) written -= parts[from++]!.length;
+  const rest: Buffer[] = [];
+  for (let i = from; i < parts.length; i++) rest.push(owned(i === from && written > 0 ? parts[i]!.subarray(written) : parts[i]!));
+  return rest;
+}
+
+// --- On a net.Socket.
 
 /** The part of a socket's native handle read here. */
 interface StreamHandle {
@@ -33,56 +78,45 @@ function directFd(socket: net.Socket): number {
   return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
-/**
- * A direct write threw: 0 (nothing written) when the kernel's buffer is full, else -1 after destroying
- * the socket with the error, as socket.write would have done (its 'error' and 'close' follow).
- */
-function failed(socket: net.Socket, err: unknown): number {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return 0;
-  socket.destroy(err as Error);
-  return -1;
-}
+/** Reused: a write failure is handled before the next write. */
+const failure: { error?: Error } = {};
 
 /**
  * Sends `data` (which may be a view of the read arena). Returns what socket.write returns: false when
- * the caller should wait for the socket's 'drain' before sending more.
+ * the caller should wait for the socket's 'drain' before sending more. A failed write destroys the
+ * socket with the error, as socket.write would have done ('error' and 'close' follow).
  */
 export function sendNow(socket: net.Socket, data: Buffer): boolean {
   const fd = directFd(socket);
   if (fd === -1) return socket.write(owned(data));
-  let n: number;
-  try {
-    n = writeSync(fd, data);
-  } catch (err) {
-    n = failed(socket, err);
+  const n = writeNow(fd, data, failure);
+  if (n === data.length) return true;
+  if (n === WRITE_FAILED) {
+    socket.destroy(failure.error);
+    failure.error = undefined;
+    return true;
   }
-  if (n === data.length || n === -1) return true;
   return socket.write(owned(data.subarray(n)));
 }
 
 /** Sends several buffers in one writev (each may be a view of the read arena); returns as sendNow. */
 export function sendAllNow(socket: net.Socket, parts: readonly Buffer[]): boolean {
   const fd = directFd(socket);
-  let from = 0;
-  let offset = 0;
+  let n = 0;
   if (fd !== -1) {
-    let n: number;
-    try {
-      n = writevSync(fd, parts as Buffer[]);
-    } catch (err) {
-      n = failed(socket, err);
+    n = writevNow(fd, parts, failure);
+    if (n === WRITE_FAILED) {
+      socket.destroy(failure.error);
+      failure.error = undefined;
+      return true;
     }
-    if (n === -1) return true;
-    // Skip what went out: whole parts, then `offset` bytes into the first part left.
-    while (from < parts.length && n >= parts[from]!.length) n -= parts[from++]!.length;
-    if (from === parts.length) return true;
-    offset = n;
+    if (n === totalLength(parts)) return true;
   }
-  // Queue the rest in one writev, copying what the arena would overwrite.
+  const rest = unsentParts(parts, n);
+  // The rest in one writev.
   socket.cork();
   let ok = true;
-  for (let i = from; i < parts.length; i++) ok = socket.write(owned(i === from && offset > 0 ? parts[i]!.subarray(offset) : parts[i]!));
+  for (let i = 0; i < rest.length; i++) ok = socket.write(rest[i]!);
   socket.uncork();
   return ok;
 }

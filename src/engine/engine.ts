@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { ClientConnection } from './client-connection.js';
+import { type ClientSocket, NetClientSocket, acceptRaw } from './client-socket.js';
 import { Deadlines } from './deadlines.js';
 import type { EngineContext } from './exchange.js';
 import type { RequestHeadOptions } from './http1/request-head.js';
@@ -11,6 +12,8 @@ import { RetryBudget } from './retry-budget.js';
 import { notExecutedMatch } from './http1/response-head.js';
 
 const TOO_MANY_CONNECTIONS = errorResponse(503, 'too many connections', true);
+/** The events of a connection turned away: whatever it sends is dropped. */
+const DISCARD = { onData() {}, onDrain() {}, onEnd() {}, onClose() {} };
 
 /**
  * The forwarding engine: raw `net` sockets on both sides, our own HTTP/1.1 framing, pooled keep-alive
@@ -58,28 +61,25 @@ export class Engine {
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
     this.server = net.createServer(
       { noDelay: true, allowHalfOpen: true, pauseOnConnect: true, highWaterMark: SOCKET_HIGH_WATER_MARK },
-      (socket) => this.accept(socket),
+      (socket) => this.accept(new NetClientSocket(socket)),
     );
+    // Where Node allows it, accepted connections skip net.Socket (see client-socket.ts).
+    acceptRaw(this.server, (socket) => this.accept(socket));
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: ClientSocket): void {
     if (this.closing !== null) {
       socket.destroy();
       return;
     }
     const max = this.options.maxConnections;
     if (max > 0 && this.connections.size >= max) {
-      // Over the limit: a clear answer instead of a silent reset; the connection is not kept.
-      socket.on('error', () => {});
-      socket.end(TOO_MANY_CONNECTIONS);
-      this.ctx.dispatcher.rejected({
-        client: socket.remoteAddress ?? '',
-        status: 503,
-        reason: 'too many connections',
-        method: '',
-        target: '',
-      });
-      socket.resume(); // read and drop the request: closing over unread bytes would send a reset
+      // Over the limit: a clear answer instead of a silent reset; the connection is not kept. The
+      // request is read and dropped: closing over unread bytes would send a reset.
+      socket.start(DISCARD);
+      socket.send(TOO_MANY_CONNECTIONS);
+      socket.end();
+      this.ctx.dispatcher.rejected({ client: socket.remoteIp, status: 503, reason: 'too many connections', method: '', target: '' });
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }

@@ -1,0 +1,191 @@
+/**
+ * The raw client socket (src/engine/client-socket.ts) on real loopback connections: a server whose
+ * accepted connections come through acceptRaw, a plain net client on the other end. Bytes arrive
+ * complete and in order whether the kernel takes them at once or they queue (then onDrain follows),
+ * a queued view of the read arena is a copy, reading pauses and resumes, end() sends a FIN and the
+ * socket closes once the client has closed too, and a reset client closes it.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { type ClientSocket, type ClientSocketEvents, acceptRaw } from '../../src/engine/client-socket.js';
+import { READ_ARENA } from '../../src/engine/read-arena.js';
+
+/** What a raw socket reported, in order. */
+class Recorder implements ClientSocketEvents {
+  readonly log: string[] = [];
+  readonly data: Buffer[] = [];
+  private waiters: Array<{ what: string; resolve: () => void }> = [];
+  onData(chunk: Buffer): void {
+    this.data.push(Buffer.from(chunk)); // a copy: the arena view is valid only now
+    this.note('data');
+  }
+  onDrain(): void {
+    this.note('drain');
+  }
+  onEnd(): void {
+    this.note('end');
+  }
+  onClose(): void {
+    this.note('close');
+  }
+  private note(what: string): void {
+    this.log.push(what);
+    this.waiters = this.waiters.filter((w) => (w.what === what ? (w.resolve(), false) : true));
+  }
+  /** Resolves when `what` has been reported (now or later). */
+  wait(what: string, timeoutMs = 5000): Promise<void> {
+    if (this.log.includes(what)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms (saw: ${this.log.join(',')})`)), timeoutMs);
+      this.waiters.push({ what, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+  received(): Buffer {
+    return Buffer.concat(this.data);
+  }
+}
+
+/** A raw server socket and the net client connected to it. */
+async function connection(): Promise<{ raw: ClientSocket; events: Recorder; client: net.Socket; close(): void }> {
+  const server = net.createServer({ pauseOnConnect: true });
+  let accepted!: (s: ClientSocket) => void;
+  const got = new Promise<ClientSocket>((r) => (accepted = r));
+  assert.equal(
+    acceptRaw(server, (s) => accepted(s)),
+    true,
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  const raw = await got;
+  const events = new Recorder();
+  raw.start(events);
+  return {
+    raw,
+    events,
+    client,
+    close() {
+      raw.destroy();
+      client.destroy();
+      server.close();
+    },
+  };
+}
+
+function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+/** Everything the client receives until the server's FIN. */
+function readAll(client: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  client.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve) => client.on('end', () => resolve(Buffer.concat(chunks))));
+}
+
+describe('raw client socket', () => {
+  it('reads what the client sends, and knows its address', async () => {
+    const c = await connection();
+    try {
+      const sent = pattern(200_000, 1);
+      c.client.write(sent);
+      const deadline = Date.now() + 5000;
+      while (c.events.received().length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(c.events.received(), sent);
+      assert.equal(c.raw.remoteIp, '127.0.0.1');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a send the kernel cannot take queues; later sends queue behind it; onDrain follows; order holds', async () => {
+    const c = await connection();
+    try {
+      c.client.pause(); // the client does not read yet: the kernel's buffers fill
+      const big = pattern(16 * 1024 * 1024, 2);
+      assert.equal(c.raw.send(big), false, 'more than the high-water mark queued: wait for drain');
+      const parts = [pattern(777, 3), pattern(100_000, 4)];
+      c.raw.sendAll(parts);
+      // A view of the arena, overwritten right after: what was queued must be a copy.
+      const view = READ_ARENA.subarray(0, 4096);
+      pattern(4096, 5).copy(view);
+      const expectedView = Buffer.from(view);
+      c.raw.send(view);
+      READ_ARENA.fill(0, 0, 4096);
+      const all = readAll(c.client);
+      c.client.resume();
+      await c.events.wait('drain');
+      c.raw.end();
+      assert.deepEqual(await all, Buffer.concat([big, ...parts, expectedView]));
+    } finally {
+      c.close();
+    }
+  });
+
+  it('pause stops reading until resume', async () => {
+    const c = await connection();
+    try {
+      c.raw.pause();
+      c.client.write('abc');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(c.events.log.includes('data'), false);
+      c.raw.resume();
+      await c.events.wait('data');
+      assert.equal(c.events.received().toString(), 'abc');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('end() sends a FIN after the bytes; the socket closes once the client closes too', async () => {
+    const c = await connection();
+    try {
+      const all = readAll(c.client);
+      c.raw.send(Buffer.from('bye'));
+      c.raw.end();
+      assert.equal((await all).toString(), 'bye');
+      assert.equal(c.events.log.includes('close'), false, 'half-closed: the client may still send');
+      c.client.end();
+      await c.events.wait('close');
+    } finally {
+      c.close();
+    }
+  });
+
+  it("the client's FIN is reported as onEnd, and the socket can still answer", async () => {
+    const c = await connection();
+    try {
+      const all = readAll(c.client);
+      c.client.end('last words');
+      await c.events.wait('end');
+      assert.equal(c.events.received().toString(), 'last words');
+      c.raw.send(Buffer.from('answer'));
+      c.raw.end();
+      assert.equal((await all).toString(), 'answer');
+      await c.events.wait('close');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a client reset closes the socket, and sends after it are dropped', async () => {
+    const c = await connection();
+    try {
+      c.client.resetAndDestroy();
+      for (let i = 0; i < 100 && !c.events.log.includes('close'); i++) {
+        c.raw.send(pattern(1000, i));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await c.events.wait('close');
+      assert.equal(c.raw.send(Buffer.from('x')), true);
+      assert.equal(c.events.log.filter((e) => e === 'close').length, 1);
+    } finally {
+      c.close();
+    }
+  });
+});
