@@ -90,9 +90,9 @@ describe('direct writes', () => {
     try {
       // Parts of odd sizes so the kernel's cut falls inside one of them.
       const parts = [pattern(12_345, 4), pattern(3 * 1024 * 1024 + 17, 5), pattern(999_999, 6), pattern(1, 8)];
+      // Whether the kernel takes all of it depends on its buffer sizes: either way the bytes must arrive whole.
       const ok = sendAllNow(p.client, parts);
-      assert.equal(ok, false, 'more than the high-water mark is queued: wait for drain');
-      const drained = once(p.client, 'drain');
+      const drained = ok ? Promise.resolve() : once(p.client, 'drain');
       const got = readAll(p.server);
       await drained;
       p.client.end();
