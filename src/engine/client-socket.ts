@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { WRITE_FAILED, sendAllNow, sendNow, totalLength, unsentParts, writeNow, writevNow } from './direct-write.js';
 import { READ_ARENA, arenaView, owned, readIntoArena } from './read-arena.js';
+import { SOCKET_HIGH_WATER_MARK } from './upstream.js';
 
 /**
  * The client side of a connection as ClientConnection uses it: bytes out, reading paused or resumed,
@@ -41,8 +42,17 @@ export interface ClientSocketEvents {
   onClose(): void;
 }
 
-/** Bytes queued on a client socket before send() says "wait for drain" (as the node side; see upstream.ts). */
-const HIGH_WATER_MARK = 64 * 1024;
+/** A handle's getpeername. */
+interface PeerHandle {
+  getpeername?(out: { address?: string }): number;
+}
+
+/** The peer's IP from the handle (`fallback` when it cannot tell), IPv4-mapped IPv6 unwrapped. */
+function peerIp(handle: PeerHandle | null, fallback: string): string {
+  const out: { address?: string } = {};
+  const ip = handle?.getpeername?.(out) === 0 && out.address !== undefined ? out.address : fallback;
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
 
 // --- The raw handle.
 
@@ -167,9 +177,7 @@ class RawClientSocket implements ClientSocket {
 
   get remoteIp(): string {
     if (this.ip === undefined) {
-      const out: { address?: string } = {};
-      const ip = !this.closed && this.handle.getpeername(out) === 0 && out.address !== undefined ? out.address : '';
-      this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+      this.ip = peerIp(this.closed ? null : this.handle, '');
     }
     return this.ip;
   }
@@ -214,7 +222,7 @@ class RawClientSocket implements ClientSocket {
       this.destroy();
       return true;
     }
-    if (handle.writeQueueSize < HIGH_WATER_MARK) return true;
+    if (handle.writeQueueSize < SOCKET_HIGH_WATER_MARK) return true;
     this.owesDrain = true;
     return false;
   }
@@ -329,10 +337,8 @@ export class NetClientSocket implements ClientSocket {
   get remoteIp(): string {
     if (this.ip === undefined) {
       // The handle's own getpeername: socket.remoteAddress would keep a cached object on every socket.
-      const handle = (this.socket as unknown as { _handle: { getpeername?(out: { address?: string }): number } | null })._handle;
-      const out: { address?: string } = {};
-      const ip = handle?.getpeername?.(out) === 0 && out.address !== undefined ? out.address : (this.socket.remoteAddress ?? '');
-      this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+      const handle = (this.socket as unknown as { _handle: PeerHandle | null })._handle;
+      this.ip = peerIp(handle, this.socket.remoteAddress ?? '');
     }
     return this.ip;
   }
