@@ -3,11 +3,12 @@
  * generator pinned to cpu0, the proxy under test to cpu1, so the proxy has one core to itself (lib/cluster.ts).
  *
  *   node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
- *                          [--rate R] [--idle-conns N]
+ *                          [--rate R] [--idle-conns N] [--baseline DIR] [--targets a,b] [--one-cluster]
  *
- * Rounds alternate the targets (direct, nginx, haproxy, fnlb) within each scenario, so slow drift of
- * the machine spreads over all of them instead of favouring whichever ran first. Prints a markdown
- * table; writes it and the full JSON to DIR/<date>.{md,json}.
+ * Rounds alternate the targets (direct, nginx, haproxy, fnlb) within each scenario, forwards in odd
+ * rounds and backwards in even ones, so slow drift of the machine spreads over all of them instead of
+ * favouring whichever ran first. Prints a markdown table; writes it and the full JSON to
+ * DIR/<date>.{md,json}.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -43,10 +44,14 @@ const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
 const USAGE = `usage: node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
                              [--rate REQ_PER_S] [--idle-conns N] [--baseline DIR] [--targets a,b]
+                             [--one-cluster]
 scenarios: ${SCENARIOS.join(', ')} (default: all; cpu is measured during get-small)
 defaults: 3 rounds, 10 s per run after a 1 s warm-up, latency at 10000 req/s, 5000 idle connections;
 --smoke: 1 round, 1 s per run, no warm-up, latency at 1000 req/s, 200 idle connections
---targets: which of ${[...PROXIES, BASELINE].join(', ')} to measure (default: all; fnlb-base needs --baseline)`;
+--targets: which of ${[...PROXIES, BASELINE].join(', ')} to measure (default: all; fnlb-base needs --baseline)
+--one-cluster: start the processes once for all rounds instead of afresh each round; with short
+  runs and two targets (--targets fnlb,fnlb-base --rounds 8 --duration 3) this is the finest A/B
+  this machine allows. Not with idle-conns (it needs processes that have served nothing).`;
 
 interface Settings {
   rounds: number;
@@ -61,6 +66,8 @@ interface Settings {
   baseline: string | null;
   /** The targets measured, in run order. */
   targets: string[];
+  /** One set of processes for every round (fine A/B) instead of a fresh set per round. */
+  oneCluster: boolean;
 }
 
 function positive(name: string, v: string | undefined, dflt: number): number {
@@ -84,6 +91,7 @@ function parseSettings(argv: string[]): Settings | null {
       'idle-conns': { type: 'string' },
       baseline: { type: 'string' },
       targets: { type: 'string' },
+      'one-cluster': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,6 +109,10 @@ function parseSettings(argv: string[]): Settings | null {
       baseline === null && notKnown.includes(BASELINE) ? ` (${BASELINE} is another checkout's build: give it with --baseline DIR)` : '';
     throw new Error(`unknown target ${notKnown.join(', ')}; known: ${all.join(', ')}${hint}`);
   }
+  const oneCluster = v['one-cluster'] === true;
+  if (oneCluster && scenarios.includes('idle-conns')) {
+    throw new Error('--one-cluster cannot measure idle-conns (it needs processes that have served nothing); leave it out of --scenarios');
+  }
   return {
     rounds: positive('rounds', v.rounds, smoke ? 1 : 3),
     durationS: positive('duration', v.duration, smoke ? 1 : 10),
@@ -113,6 +125,7 @@ function parseSettings(argv: string[]): Settings | null {
     out: v.out ?? DEFAULT_OUT,
     baseline,
     targets: all.filter((t) => asked.includes(t)),
+    oneCluster,
   };
 }
 
@@ -232,23 +245,30 @@ async function main(): Promise<number> {
     const { dir, stop: cleanup } = scratch('fnlb-bench-', log);
     try {
       const bench = new Bench(s, tools, dir);
-      // Every round starts every process afresh, so rounds are independent repeats: a proxy that
-      // already served a round would, among other things, reuse that round's freed memory for the
-      // idle connections of the next and look cheaper.
+      // Every round starts every process afresh (unless --one-cluster), so rounds are independent
+      // repeats: a proxy that already served a round would, among other things, reuse that round's
+      // freed memory for the idle connections of the next and look cheaper.
+      let targets: Record<string, Target> | undefined;
       for (let round = 1; round <= s.rounds; round++) {
-        const roundDir = join(dir, `round-${round}`);
-        mkdirSync(roundDir);
-        const { targets } = await startCluster(roundDir, tools, s.baseline ?? undefined, new Set(s.targets));
-        const proxies = s.targets;
-        log(`round ${round}: ${proxies.map((p) => `${p} :${targets[p]!.port} pid ${targets[p]!.pid}`).join(', ')}`);
+        if (targets === undefined || !s.oneCluster) {
+          const roundDir = join(dir, `round-${round}`);
+          mkdirSync(roundDir);
+          targets = (await startCluster(roundDir, tools, s.baseline ?? undefined, new Set(s.targets))).targets;
+          const t = targets;
+          log(`round ${round}: ${s.targets.map((p) => `${p} :${t[p]!.port} pid ${t[p]!.pid}`).join(', ')}`);
+        }
+        const proxies = round % 2 === 1 ? s.targets : [...s.targets].reverse();
         for (const scenario of order) {
           for (const p of proxies) {
+            // The floor relay holds two 64 KiB buffers per connection: its memory means nothing.
+            if (scenario === 'idle-conns' && p === 'node-floor') continue;
             await bench.measure(round, scenario, targets[p]!);
             await sleep(200);
           }
         }
-        await stopAll();
+        if (!s.oneCluster) await stopAll();
       }
+      await stopAll();
       records = bench.records;
       if (scansWorkers) {
         const workersDir = join(dir, 'workers');
@@ -287,6 +307,7 @@ async function main(): Promise<number> {
       scenarios: s.scenarios.join(','),
       ...(s.baseline === null ? {} : { baseline: s.baseline }),
       targets: s.targets.join(','),
+      ...(s.oneCluster ? { oneCluster: true } : {}),
     },
     layout: LAYOUT,
     summary: summarize(records),

@@ -13,10 +13,10 @@ import { DIST_DIR, FNLB_ENTRY, HOST, freePorts, start, waitForChild, waitReady, 
 import { BIG_BODY_BYTES } from './configs.js';
 import type { Tools } from './tools.js';
 
-/** direct, nginx, haproxy, node-ref, fnlb, and fnlb-base when --baseline is given. */
+/** direct, nginx, haproxy, node-ref, node-floor, fnlb, and fnlb-base when --baseline is given. */
 export type ProxyName = string;
 /** The targets of every run, in the order each scenario measures them. */
-export const PROXIES: readonly ProxyName[] = ['direct', 'nginx', 'haproxy', 'node-ref', 'fnlb'];
+export const PROXIES: readonly ProxyName[] = ['direct', 'nginx', 'haproxy', 'node-ref', 'node-floor', 'fnlb'];
 /** Another build of fnlb (--baseline DIR), measured beside this one in the same run. */
 export const BASELINE = 'fnlb-base';
 
@@ -32,6 +32,8 @@ const PROXY_CPU = '1';
 
 /** The node-ref reference proxy (node:http + undici), built next to this file. */
 const NODE_REF_ENTRY = fileURLToPath(new URL('../node-ref.js', import.meta.url));
+/** The node-floor TCP relay (the least a Node proxy can spend per request), built next to this file. */
+const NODE_FLOOR_ENTRY = fileURLToPath(new URL('../node-floor.js', import.meta.url));
 
 /** The executable of another checkout's build, and the flags of ours it does not know (to leave out). */
 export function baselineEntry(dir: string): { entry: string; unknownFlags: Set<string> } {
@@ -59,7 +61,7 @@ export async function startCluster(
   baseline?: string,
   only: ReadonlySet<ProxyName> = new Set([...PROXIES, BASELINE]),
 ): Promise<Cluster> {
-  const [b1, b2, b3, pNginx, pHaproxy, pFnlb, pRef, pBase] = await freePorts(8);
+  const [b1, b2, b3, pNginx, pHaproxy, pFnlb, pRef, pBase, pFloor] = await freePorts(9);
   const backends = [b1, b2, b3];
   // Workers run as nobody when nginx starts as root: they must be able to read the static file.
   chmodSync(dir, 0o755);
@@ -114,6 +116,10 @@ export async function startCluster(
   if (only.has('node-ref')) {
     const args = ['-c', PROXY_CPU, process.execPath, NODE_REF_ENTRY, '--listen', `${HOST}:${pRef}`, '--nodes', nodes];
     proxy('node-ref', pRef, start('node-ref', tools.taskset, args));
+  }
+  if (only.has('node-floor')) {
+    const args = ['-c', PROXY_CPU, process.execPath, NODE_FLOOR_ENTRY, '--listen', `${HOST}:${pFloor}`, '--nodes', nodes];
+    proxy('node-floor', pFloor, start('node-floor', tools.taskset, args));
   }
   if (baseline !== undefined && only.has(BASELINE)) {
     const base = baselineEntry(baseline);

@@ -44,7 +44,7 @@ export interface ScenarioSummary {
 }
 
 /** The peers fnlb is compared with, in the ratio columns (those measured). */
-export const PEERS: readonly ProxyName[] = ['nginx', 'haproxy', 'node-ref', BASELINE];
+export const PEERS: readonly ProxyName[] = ['nginx', 'haproxy', 'node-ref', 'node-floor', BASELINE];
 
 /** The targets the records hold, in measuring order. */
 export function proxiesOf(records: readonly RunRecord[]): ProxyName[] {
