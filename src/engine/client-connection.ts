@@ -3,7 +3,7 @@ import { type ClientSide, type EngineContext, Exchange } from './exchange.js';
 import type { FramingError } from './http1/framing-error.js';
 import { RequestFramer, type RequestSink } from './http1/request-framer.js';
 import type { RequestHead, RequestHeadOptions } from './http1/request-head.js';
-import type { ClientSocket, ClientSocketEvents } from './client-socket.js';
+import type { TcpSocket, TcpSocketEvents } from './tcp-socket.js';
 import { forwardedFields } from './http1/rewrite.js';
 import { errorResponse } from './responses.js';
 
@@ -20,7 +20,7 @@ const CLOSE_LINGER_MS = 2000;
  * its bytes to a request framer, runs one exchange at a time (so pipelined requests are answered in
  * order), enforces the header and idle timeouts.
  */
-export class ClientConnection implements ClientSide, ClientSocketEvents, RequestSink, Timed {
+export class ClientConnection implements ClientSide, TcpSocketEvents, RequestSink, Timed {
   // State. Invariants: `exchange` is null between requests; `closing` is final (the socket is ending or
   // gone, the framer is stopped); the socket is paused exactly when `pausedForNode || pausedForPipeline`
   // (and not closing); `headClock` is true only while no exchange runs.
@@ -44,7 +44,7 @@ export class ClientConnection implements ClientSide, ClientSocketEvents, Request
   private readonly framer: RequestFramer;
 
   constructor(
-    private readonly socket: ClientSocket,
+    private readonly socket: TcpSocket,
     private readonly ctx: EngineContext,
     headOptions: RequestHeadOptions,
     private readonly onClosed: ConnectionSet,
@@ -155,7 +155,7 @@ export class ClientConnection implements ClientSide, ClientSocketEvents, Request
     this.ctx.dispatcher.rejected({ client: this.clientIp, status, reason, method: line?.method ?? '', target: line?.target ?? '' });
   }
 
-  // --- ClientSocketEvents: what the socket reports.
+  // --- TcpSocketEvents: what the socket reports.
 
   /** `chunk` may be a view of the read arena: the framer copies whatever it keeps. */
   onData(chunk: Buffer): void {

@@ -3,7 +3,8 @@ import type net from 'node:net';
 import { owned } from './read-arena.js';
 
 /**
- * Writes that go straight to the kernel when nothing is queued ahead of them.
+ * Writes that go straight to the kernel when nothing is queued ahead of them: every write on the
+ * net.Socket path, and on raw sockets the writes of bytes that lie in the read arena (tcp-socket.ts).
  *
  * socket.write() runs the Writable stream machinery and allocates a write request per call (about 4%
  * of the proxy's CPU on small requests), and the caller must first copy any view of the shared read

@@ -1,13 +1,13 @@
 import net from 'node:net';
 import { ClientConnection } from './client-connection.js';
-import { type ClientSocket, NetClientSocket, acceptRaw } from './client-socket.js';
+import { NetTcpSocket, SOCKET_HIGH_WATER_MARK, type TcpSocket, acceptRaw } from './tcp-socket.js';
 import { Deadlines } from './deadlines.js';
 import type { EngineContext } from './exchange.js';
 import type { RequestHeadOptions } from './http1/request-head.js';
 import type { Dispatcher, EngineOptions, NodeEndpoint } from './types.js';
 import { errorResponse } from './responses.js';
 import { NodeLoads } from './node-loads.js';
-import { NodePool, SOCKET_HIGH_WATER_MARK } from './upstream.js';
+import { NodePool } from './upstream.js';
 import { RetryBudget } from './retry-budget.js';
 import { notExecutedMatch } from './http1/response-head.js';
 
@@ -61,13 +61,13 @@ export class Engine {
     // Paused: each connection picks its read mode (the shared read arena) before its first byte.
     this.server = net.createServer(
       { noDelay: true, allowHalfOpen: true, pauseOnConnect: true, highWaterMark: SOCKET_HIGH_WATER_MARK },
-      (socket) => this.accept(new NetClientSocket(socket)),
+      (socket) => this.accept(new NetTcpSocket(socket)),
     );
-    // Where Node allows it, accepted connections skip net.Socket (see client-socket.ts).
+    // Where Node allows it, accepted connections skip net.Socket (see tcp-socket.ts).
     acceptRaw(this.server, (socket) => this.accept(socket));
   }
 
-  private accept(socket: ClientSocket): void {
+  private accept(socket: TcpSocket): void {
     if (this.closing !== null) {
       socket.destroy();
       return;

@@ -1,7 +1,8 @@
 import net from 'node:net';
 
 /**
- * Every socket of the engine, client and node side, reads into this one buffer (net's `onread`), so a
+ * Every socket of the engine, client and node side, reads into this one buffer (the handle's user
+ * buffer: tcp-socket.ts, or net's `onread` on the net.Socket path), so a
  * read allocates nothing and skips the Readable stream machinery: about 1 µs of CPU less per read
  * (measured on each side). Reads run one at a time on the event loop, so one buffer serves all
  * sockets, but a chunk is only valid during the callback that received it: whatever outlives it

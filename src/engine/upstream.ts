@@ -1,16 +1,6 @@
-import net from 'node:net';
 import type { Deadlines, Timed } from './deadlines.js';
 import type { NodeEndpoint } from './types.js';
-import { sendAllNow, sendNow } from './direct-write.js';
-import { READ_ARENA, arenaView } from './read-arena.js';
-
-/**
- * Bytes queued on a socket before write() says "wait for drain". Node's default (16 KiB) is below one
- * 16 KiB response plus its head, so such a response paused and resumed the node's socket every time
- * (two epoll_ctl calls and a 'drain' per request) although the kernel took it all at once. 64 KiB, as
- * much as nginx buffers per proxied response by default, still bounds what a slow client holds.
- */
-export const SOCKET_HIGH_WATER_MARK = 64 * 1024;
+import { connectTcp, type TcpSocket, type TcpSocketEvents } from './tcp-socket.js';
 
 /** Events an upstream connection reports to whichever exchange currently owns it. */
 export interface UpstreamOwner {
@@ -26,14 +16,14 @@ export interface UpstreamOwner {
 }
 
 /**
- * One TCP connection to a node. Listeners are attached once for its whole life and dispatch to the
+ * One TCP connection to a node. Its socket reports to it for its whole life and it dispatches to the
  * current owner, so handing it from exchange to exchange allocates nothing.
  */
-export class UpstreamConn implements Timed {
+export class UpstreamConn implements Timed, TcpSocketEvents {
   // State. Invariants: `owner` is the exchange this connection serves, null while idle in the pool (or
   // destroyed); `gone` is final; `deadline` (0 = none) is the connect timeout until `connected`, then
   // whatever the owner expects next, then the pool's idle timeout.
-  private readonly socket: net.Socket;
+  private readonly socket: TcpSocket;
   owner: UpstreamOwner | null = null;
   connected = false;
   /** Has carried a request before: a failure may be the keep-alive race, not the node. */
@@ -43,11 +33,11 @@ export class UpstreamConn implements Timed {
   deadline = 0;
   /** Reading is paused because the owner's client cannot take more bytes yet. */
   private pausedForClient = false;
-  private error: string | undefined;
 
   /** The node reset the connection (RST): its kernel threw away whatever its process had not read. */
   get resetByNode(): boolean {
-    return this.error === 'ECONNRESET' || this.error === 'EPIPE';
+    const error = this.socket.error;
+    return error === 'ECONNRESET' || error === 'EPIPE';
   }
 
   constructor(
@@ -55,39 +45,37 @@ export class UpstreamConn implements Timed {
     owner: UpstreamOwner,
   ) {
     this.owner = owner;
-    const ep = pool.endpoint;
-    this.socket = net.connect({
-      host: ep.host,
-      port: ep.port,
-      noDelay: true,
-      // net.Socket takes it (Duplex options); @types/node does not list it for connect.
-      writableHighWaterMark: SOCKET_HIGH_WATER_MARK,
-      onread: { buffer: READ_ARENA, callback: (n: number, buf: Uint8Array) => this.handleRead(n, buf) },
-    } as net.NetConnectOpts);
     this.deadline = pool.deadlines.now + pool.connectTimeout;
     pool.deadlines.add(this);
     pool.open.add(this);
-    this.socket.on('connect', () => this.handleConnect());
-    this.socket.on('drain', () => this.owner?.onUpstreamDrain());
-    this.socket.on('end', () => this.handleGone('node closed the connection', true));
-    this.socket.on('error', (err: NodeJS.ErrnoException) => {
-      this.error ??= err.code ?? err.message;
-    });
-    this.socket.on('close', () => this.handleGone(this.error ?? 'connection closed', false));
+    const ep = pool.endpoint;
+    this.socket = connectTcp(ep.host, ep.port, this);
   }
 
-  private handleConnect(): void {
+  // --- TcpSocketEvents: what the socket reports.
+
+  onConnect(): void {
     this.connected = true;
     this.deadline = 0;
     this.owner?.onUpstreamConnect(this);
   }
 
-  /** Always true: pausing (backpressure) goes through socket.pause(). */
-  private handleRead(n: number, buf: Uint8Array): boolean {
+  onData(chunk: Buffer): void {
     const owner = this.owner;
-    if (owner !== null) owner.onUpstreamData(arenaView(buf, n));
+    if (owner !== null) owner.onUpstreamData(chunk);
     else this.destroy(); // bytes on an idle connection: the node is confused; drop it
-    return true;
+  }
+
+  onDrain(): void {
+    this.owner?.onUpstreamDrain();
+  }
+
+  onEnd(): void {
+    this.handleGone('node closed the connection', true);
+  }
+
+  onClose(): void {
+    this.handleGone(this.socket.error ?? 'connection closed', false);
   }
 
   private handleGone(reason: string, ended: boolean): void {
@@ -119,12 +107,12 @@ export class UpstreamConn implements Timed {
    * once is copied). False when its socket buffer is full (the owner hears onUpstreamDrain).
    */
   send(data: Buffer): boolean {
-    return sendNow(this.socket, data);
+    return this.socket.send(data);
   }
 
   /** Several buffers in one writev; as send. */
   sendAll(parts: readonly Buffer[]): boolean {
-    return sendAllNow(this.socket, parts);
+    return this.socket.sendAll(parts);
   }
 
   /** Stop reading from the node until resumeForClient (the client is not reading fast enough). */

@@ -1,25 +1,31 @@
 /**
- * The raw client socket (src/engine/client-socket.ts) on real loopback connections: a server whose
- * accepted connections come through acceptRaw, a plain net client on the other end. Bytes arrive
+ * The raw TCP socket (src/engine/tcp-socket.ts) on real loopback connections. Accepted side: a server
+ * whose accepted connections come through acceptRaw, a plain net client on the other end. Bytes arrive
  * complete and in order whether the kernel takes them at once or they queue (then onDrain follows),
  * a queued view of the read arena is a copy, reading pauses and resumes, end() sends a FIN and the
- * socket closes once the client has closed too, and a reset client closes it.
+ * socket closes once the client has closed too, and a reset client closes it. Connecting side
+ * (connectTcp): connects and reports it, a refused port is an ECONNREFUSED close without a connect,
+ * bytes sent before the connection is up go out once it is, the peer's FIN and reset are reported,
+ * and a host name goes through net.Socket with the same events.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { type ClientSocket, type ClientSocketEvents, acceptRaw } from '../../src/engine/client-socket.js';
+import { NetTcpSocket, type TcpSocket, type TcpSocketEvents, acceptRaw, connectTcp } from '../../src/engine/tcp-socket.js';
 import { READ_ARENA } from '../../src/engine/read-arena.js';
 
 /** What a raw socket reported, in order. */
-class Recorder implements ClientSocketEvents {
+class Recorder implements TcpSocketEvents {
   readonly log: string[] = [];
   readonly data: Buffer[] = [];
   private waiters: Array<{ what: string; resolve: () => void }> = [];
   onData(chunk: Buffer): void {
     this.data.push(Buffer.from(chunk)); // a copy: the arena view is valid only now
     this.note('data');
+  }
+  onConnect(): void {
+    this.note('connect');
   }
   onDrain(): void {
     this.note('drain');
@@ -48,10 +54,10 @@ class Recorder implements ClientSocketEvents {
 }
 
 /** A raw server socket and the net client connected to it. */
-async function connection(): Promise<{ raw: ClientSocket; events: Recorder; client: net.Socket; close(): void }> {
+async function connection(): Promise<{ raw: TcpSocket; events: Recorder; client: net.Socket; close(): void }> {
   const server = net.createServer({ pauseOnConnect: true });
-  let accepted!: (s: ClientSocket) => void;
-  const got = new Promise<ClientSocket>((r) => (accepted = r));
+  let accepted!: (s: TcpSocket) => void;
+  const got = new Promise<TcpSocket>((r) => (accepted = r));
   assert.equal(
     acceptRaw(server, (s) => accepted(s)),
     true,
@@ -88,7 +94,7 @@ function readAll(client: net.Socket): Promise<Buffer> {
   return new Promise((resolve) => client.on('end', () => resolve(Buffer.concat(chunks))));
 }
 
-describe('raw client socket', () => {
+describe('raw TCP socket, accepted', () => {
   it('reads what the client sends, and knows its address', async () => {
     const c = await connection();
     try {
@@ -186,6 +192,123 @@ describe('raw client socket', () => {
       assert.equal(c.events.log.filter((e) => e === 'close').length, 1);
     } finally {
       c.close();
+    }
+  });
+});
+
+/** A plain net server on a free loopback port; `accepted` resolves with its first connection. */
+async function netServer(): Promise<{ port: number; accepted: Promise<net.Socket>; close(): void }> {
+  let resolve!: (s: net.Socket) => void;
+  const accepted = new Promise<net.Socket>((r) => (resolve = r));
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    sockets.push(s);
+    resolve(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('raw TCP socket, connecting (connectTcp)', () => {
+  it('connects, reports it, and carries bytes both ways; bytes sent before the connection is up go out once it is', async () => {
+    const srv = await netServer();
+    const events = new Recorder();
+    const socket = connectTcp('127.0.0.1', srv.port, events);
+    try {
+      assert.equal(socket instanceof NetTcpSocket, false, 'an IP address gets a raw socket');
+      socket.send(Buffer.from('early '));
+      await events.wait('connect');
+      socket.send(Buffer.from('late'));
+      const peer = await srv.accepted;
+      const got: Buffer[] = [];
+      peer.on('data', (c: Buffer) => got.push(c));
+      const deadline = Date.now() + 5000;
+      while (Buffer.concat(got).length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(Buffer.concat(got).toString(), 'early late');
+      const back = pattern(300_000, 9);
+      peer.write(back);
+      while (events.received().length < back.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(events.received(), back);
+      assert.equal(socket.error, undefined);
+    } finally {
+      socket.destroy();
+      srv.close();
+    }
+  });
+
+  it('a refused port closes the socket with ECONNREFUSED and no connect', async () => {
+    const events = new Recorder();
+    const socket = connectTcp('127.0.0.1', await closedPort(), events);
+    await events.wait('close');
+    assert.equal(socket.error, 'ECONNREFUSED');
+    assert.deepEqual(events.log, ['close']);
+    assert.equal(socket.destroyed, true);
+  });
+
+  it("the peer's FIN is onEnd; its reset closes with ECONNRESET", async () => {
+    const srv = await netServer();
+    const a = new Recorder();
+    const first = connectTcp('127.0.0.1', srv.port, a);
+    try {
+      await a.wait('connect');
+      (await srv.accepted).end('bye');
+      await a.wait('end');
+      assert.equal(a.received().toString(), 'bye');
+      first.destroy();
+      await a.wait('close');
+      assert.equal(first.error, undefined);
+    } finally {
+      srv.close();
+    }
+    const srv2 = await netServer();
+    const b = new Recorder();
+    const second = connectTcp('127.0.0.1', srv2.port, b);
+    try {
+      await b.wait('connect');
+      (await srv2.accepted).resetAndDestroy();
+      await b.wait('close');
+      assert.equal(second.error, 'ECONNRESET');
+      assert.equal(b.log.includes('end'), false);
+    } finally {
+      srv2.close();
+    }
+  });
+
+  it('a host name goes through net.Socket (which resolves it), with the same events', async () => {
+    const srv = await netServer();
+    const events = new Recorder();
+    const socket = connectTcp('localhost', srv.port, events);
+    try {
+      assert.ok(socket instanceof NetTcpSocket);
+      await events.wait('connect');
+      socket.send(Buffer.from('hi'));
+      const peer = await srv.accepted;
+      const [chunk] = (await once(peer, 'data')) as [Buffer];
+      assert.equal(chunk.toString(), 'hi');
+      peer.resetAndDestroy();
+      await events.wait('close');
+      assert.equal(socket.error, 'ECONNRESET');
+    } finally {
+      socket.destroy();
+      srv.close();
     }
   });
 });

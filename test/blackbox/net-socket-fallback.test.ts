@@ -1,15 +1,16 @@
 /**
- * The net.Socket path for client connections (src/engine/client-socket.ts), which fnlb takes when its
- * Node does not expose the stream binding: FNLB_CLIENT_SOCKETS=net forces it. Two whole black-box
- * suites run again against fnlb processes on that path: the engine review (limits, timeouts, slow
- * clients, half-close, pipelining) and HTTP semantics.
+ * The net.Socket path for client and node connections (src/engine/tcp-socket.ts), which fnlb takes
+ * when its Node does not expose the stream and TCP bindings: FNLB_SOCKETS=net forces it. Whole
+ * black-box suites run again against fnlb processes on that path: the engine review (limits,
+ * timeouts, slow clients, half-close, pipelining), HTTP semantics, and bodies (streaming both ways,
+ * backpressure from slow clients and slow nodes).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
-const SUITES = ['engine-review.test.js', 'http-semantics.test.js'];
+const SUITES = ['engine-review.test.js', 'http-semantics.test.js', 'bodies.test.js'];
 
 /** Runs compiled test files in a child `node --test` with `env` added; its exit code and spec output. */
 function runSuites(files: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<{ code: number | null; out: string }> {
@@ -32,10 +33,17 @@ function runSuites(files: string[], env: NodeJS.ProcessEnv, limitMs: number): Pr
   });
 }
 
-/** What acceptRaw says in a fresh process with `env`: whether client connections skip net.Socket. */
-function acceptsRaw(env: NodeJS.ProcessEnv): Promise<string> {
-  const module = new URL('../../src/engine/client-socket.js', import.meta.url).href;
-  const script = `import net from 'node:net'; const m = await import(${JSON.stringify(module)}); console.log(m.acceptRaw(new net.Server(), () => {}));`;
+/**
+ * In a fresh process with `env`: whether accepted connections skip net.Socket (acceptRaw) and whether
+ * a connection to an IP address does (connectTcp), as "true true".
+ */
+function rawSockets(env: NodeJS.ProcessEnv): Promise<string> {
+  const module = new URL('../../src/engine/tcp-socket.js', import.meta.url).href;
+  const script = [
+    `import net from 'node:net'; const m = await import(${JSON.stringify(module)});`,
+    `const s = m.connectTcp('127.0.0.1', 9, { onData() {}, onDrain() {}, onEnd() {}, onClose() {} });`,
+    `console.log(m.acceptRaw(new net.Server(), () => {}), !(s instanceof m.NetTcpSocket)); process.exit(0);`,
+  ].join('\n');
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env } });
     let out = '';
@@ -44,14 +52,14 @@ function acceptsRaw(env: NodeJS.ProcessEnv): Promise<string> {
   });
 }
 
-describe('client connections on net.Socket (FNLB_CLIENT_SOCKETS=net)', () => {
-  it('raw handles are used by default on this Node, and the variable turns them off', async () => {
-    assert.equal(await acceptsRaw({ FNLB_CLIENT_SOCKETS: '' }), 'true');
-    assert.equal(await acceptsRaw({ FNLB_CLIENT_SOCKETS: 'net' }), 'false');
+describe('connections on net.Socket (FNLB_SOCKETS=net)', () => {
+  it('raw handles are used by default on this Node, on both sides, and the variable turns them off', async () => {
+    assert.equal(await rawSockets({ FNLB_SOCKETS: '' }), 'true true');
+    assert.equal(await rawSockets({ FNLB_SOCKETS: 'net' }), 'false false');
   });
 
-  it('the engine review and HTTP semantics suites pass on that path too', async () => {
-    const { code, out } = await runSuites(SUITES, { FNLB_CLIENT_SOCKETS: 'net' }, 240_000);
+  it('the engine review, HTTP semantics and bodies suites pass on that path too', async () => {
+    const { code, out } = await runSuites(SUITES, { FNLB_SOCKETS: 'net' }, 300_000);
     const passed = Number(/ℹ pass (\d+)/.exec(out)?.[1] ?? 0);
     const failed = Number(/ℹ fail (\d+)/.exec(out)?.[1] ?? -1);
     assert.equal(failed, 0, `failures on the net.Socket path:\n${out.slice(-6000)}`);
