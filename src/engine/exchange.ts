@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Deadlines } from './deadlines.js';
 import { FramingError } from './http1/framing-error.js';
 import type { RequestHead } from './http1/request-head.js';
