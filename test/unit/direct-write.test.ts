@@ -10,6 +10,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { sendAllNow, sendNow } from '../../src/engine/direct-write.js';
 import { READ_ARENA } from '../../src/engine/read-arena.js';
+import { pattern, receiveAll as readAll } from '../../harness/bytes.js';
 
 /** A connected pair: `client` writes, `server` (paused, so nothing is read until asked) receives. */
 async function pair(): Promise<{ client: net.Socket; server: net.Socket; close(): void }> {
@@ -30,22 +31,6 @@ async function pair(): Promise<{ client: net.Socket; server: net.Socket; close()
       srv.close();
     },
   };
-}
-
-/** Everything the server receives until the client ends. */
-async function readAll(server: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  server.on('data', (c: Buffer) => chunks.push(c));
-  server.resume();
-  await once(server, 'end');
-  return Buffer.concat(chunks);
-}
-
-/** `n` bytes whose value depends on the position and a seed: reordering or loss shows. */
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
 }
 
 describe('direct writes', () => {

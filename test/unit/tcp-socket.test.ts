@@ -14,6 +14,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { NetTcpSocket, type TcpSocket, type TcpSocketEvents, acceptRaw, connectTcp } from '../../src/engine/tcp-socket.js';
 import { READ_ARENA } from '../../src/engine/read-arena.js';
+import { pattern, receiveAll as readAll } from '../../harness/bytes.js';
 
 /** What a raw socket reported, in order. */
 class Recorder implements TcpSocketEvents {
@@ -79,19 +80,6 @@ async function connection(): Promise<{ raw: TcpSocket; events: Recorder; client:
       server.close();
     },
   };
-}
-
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
-
-/** Everything the client receives until the server's FIN. */
-function readAll(client: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  client.on('data', (c: Buffer) => chunks.push(c));
-  return new Promise((resolve) => client.on('end', () => resolve(Buffer.concat(chunks))));
 }
 
 describe('raw TCP socket, accepted', () => {
