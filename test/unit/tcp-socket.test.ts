@@ -185,7 +185,7 @@ describe('raw TCP socket, accepted', () => {
 });
 
 /** A plain net server on a free loopback port; `accepted` resolves with its first connection. */
-async function netServer(): Promise<{ port: number; accepted: Promise<net.Socket>; close(): void }> {
+async function netServer(host = '127.0.0.1'): Promise<{ port: number; accepted: Promise<net.Socket>; close(): void }> {
   let resolve!: (s: net.Socket) => void;
   const accepted = new Promise<net.Socket>((r) => (resolve = r));
   const sockets: net.Socket[] = [];
@@ -194,7 +194,7 @@ async function netServer(): Promise<{ port: number; accepted: Promise<net.Socket
     sockets.push(s);
     resolve(s);
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   return {
     port: (server.address() as net.AddressInfo).port,
@@ -236,6 +236,28 @@ describe('raw TCP socket, connecting (connectTcp)', () => {
       while (events.received().length < back.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       assert.deepEqual(events.received(), back);
       assert.equal(socket.error, undefined);
+    } finally {
+      socket.destroy();
+      srv.close();
+    }
+  });
+
+  it('connects to an IPv6 address', async (t) => {
+    let srv: Awaited<ReturnType<typeof netServer>>;
+    try {
+      srv = await netServer('::1');
+    } catch {
+      t.skip('no IPv6 loopback here');
+      return;
+    }
+    const events = new Recorder();
+    const socket = connectTcp('::1', srv.port, events);
+    try {
+      assert.equal(socket instanceof NetTcpSocket, false);
+      await events.wait('connect');
+      socket.send(Buffer.from('v6'));
+      const [chunk] = (await once(await srv.accepted, 'data')) as [Buffer];
+      assert.equal(chunk.toString(), 'v6');
     } finally {
       socket.destroy();
       srv.close();
