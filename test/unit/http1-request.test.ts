@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 import { findHeadEnd } from '../../src/engine/http1/head-scan.js';
-import { parseRequestHead, type RequestHead } from '../../src/engine/http1/request-head.js';
+import { knownToken, parseRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
 import { upstreamRequestHead } from '../../src/engine/http1/rewrite.js';
 
@@ -694,4 +694,18 @@ describe('upstreamRequestHead: regressions found by the llhttp differential', ()
       assert.match(out, /\r\nX-A: 1\r\n/);
     });
   }
+});
+
+describe('token lists (Connection, Transfer-Encoding)', () => {
+  const span = (s: string): [Buffer, number, number] => [Buffer.from(s, 'latin1'), 0, s.length];
+  it('knownToken names a whole value that is one common token, in any case, and nothing else', () => {
+    assert.equal(knownToken(...span('keep-alive')), 'keep-alive');
+    assert.equal(knownToken(...span('Keep-Alive')), 'keep-alive');
+    assert.equal(knownToken(...span('CLOSE')), 'close');
+    assert.equal(knownToken(...span('chunked')), 'chunked');
+    for (const v of ['close, te', 'keep-alive2', 'clos', 'x-close', '', 'upgrade ']) assert.equal(knownToken(...span(v)), undefined, v);
+  });
+  it('splitTokens lower-cases every token, common or not', () => {
+    assert.deepEqual(splitTokens(...span('Keep-Alive, X-Foo ,\tCLOSE,,Upgrade')), ['keep-alive', 'x-foo', 'close', 'upgrade']);
+  });
 });

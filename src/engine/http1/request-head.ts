@@ -175,14 +175,20 @@ class RequestFields implements FieldVisitor {
         // "chunked,", "chunked\t") are not framed alike by every node parser.
         forward = false;
         break;
-      case Known.Connection:
+      case Known.Connection: {
         forward = false;
-        for (const token of splitTokens(buf, valueStart, valueEnd)) {
-          if (token === 'close') this.close = true;
-          else if (token === 'keep-alive') this.keepAliveToken = true;
-          else (this.connectionTokens ??= []).push(token);
+        const sole = knownToken(buf, valueStart, valueEnd); // the usual one-token value, without a list
+        if (sole === 'close') this.close = true;
+        else if (sole === 'keep-alive') this.keepAliveToken = true;
+        else {
+          for (const token of splitTokens(buf, valueStart, valueEnd)) {
+            if (token === 'close') this.close = true;
+            else if (token === 'keep-alive') this.keepAliveToken = true;
+            else (this.connectionTokens ??= []).push(token);
+          }
         }
         break;
+      }
       case Known.Host:
         if (this.sawHost) throw new FramingError(400, 'duplicate Host');
         this.sawHost = true;
@@ -301,15 +307,37 @@ export function splitTokens(buf: Uint8Array, start: number, end: number): string
     while (k < end && (buf[k] === SP || buf[k] === HTAB || buf[k] === 0x2c)) k++;
     const s = k;
     while (k < end && TOKEN[buf[k]] === 1) k++;
-    if (k > s) {
-      let t = '';
-      for (let j = s; j < k; j++) t += String.fromCharCode(LOWER[buf[j]]);
-      out.push(t);
-    }
+    if (k > s) out.push(knownToken(buf, s, k) ?? lowerToken(buf, s, k));
     while (k < end && (buf[k] === SP || buf[k] === HTAB)) k++;
     if (k < end && buf[k] !== 0x2c) throw new FramingError(400, 'malformed token list');
   }
   return out;
+}
+
+/** The tokens most field values are made of (Connection, Transfer-Encoding), as shared strings. */
+const KNOWN_TOKENS: readonly (readonly [string, Uint8Array])[] = ['keep-alive', 'close', 'chunked', 'upgrade', 'te', 'trailers'].map(
+  (t) => [t, Buffer.from(t, 'latin1')] as const,
+);
+
+/**
+ * buf[s, e) lower-cased, when it is one of KNOWN_TOKENS (no string is built for it); else undefined. On
+ * a whole trimmed field value it tells the usual one-token value apart without splitting a list.
+ */
+export function knownToken(buf: Uint8Array, s: number, e: number): string | undefined {
+  for (let i = 0; i < KNOWN_TOKENS.length; i++) {
+    const [name, bytes] = KNOWN_TOKENS[i]!;
+    if (bytes.length !== e - s) continue;
+    let j = 0;
+    while (j < bytes.length && LOWER[buf[s + j]!] === bytes[j]) j++;
+    if (j === bytes.length) return name;
+  }
+  return undefined;
+}
+
+function lowerToken(buf: Uint8Array, s: number, e: number): string {
+  let t = '';
+  for (let j = s; j < e; j++) t += String.fromCharCode(LOWER[buf[j]!]!);
+  return t;
 }
 
 /**

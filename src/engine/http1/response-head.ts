@@ -4,7 +4,7 @@ import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, readFields } from './field-line.js';
 import { parseGoDuration } from './go-duration.js';
 import { Known } from './known-fields.js';
-import { parseLength, splitTokens } from './request-head.js';
+import { knownToken, parseLength, splitTokens } from './request-head.js';
 
 /** How the body of a response is delimited (RFC 9112 §6.3). */
 export const enum BodyKind {
@@ -183,13 +183,19 @@ class ResponseFields implements FieldVisitor {
         this.transferEncoding = [lineStart, lineEnd];
         return false;
       }
-      case Known.Connection:
-        for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
-          if (token === 'close') this.closeToken = true;
-          else if (token === 'keep-alive') this.keepAliveToken = true;
-          else (this.listed ??= []).push(token);
+      case Known.Connection: {
+        const sole = knownToken(buf, valueStart, valueEnd); // the usual one-token value, without a list
+        if (sole === 'close') this.closeToken = true;
+        else if (sole === 'keep-alive') this.keepAliveToken = true;
+        else {
+          for (const token of splitTokensFromNode(buf, valueStart, valueEnd)) {
+            if (token === 'close') this.closeToken = true;
+            else if (token === 'keep-alive') this.keepAliveToken = true;
+            else (this.listed ??= []).push(token);
+          }
         }
         return false;
+      }
       case Known.KeepAlive:
       case Known.ProxyConnection:
       case Known.Upgrade:
