@@ -21,7 +21,7 @@ function assemble(
   if (extraRange !== undefined) size += extraRange[1] - extraRange[0];
   const out = Buffer.allocUnsafe(size + reserve);
   let at = 0;
-  // Ranges that touch (the line and the first kept field, fields around a dropped one) go as one copy.
+  // Ranges that touch (the line and the first kept field, kept fields with none dropped between) go as one copy.
   let from = 0;
   let to = 0;
   if (line === null) to = lineEnd;
