@@ -5,10 +5,10 @@
  *   node dist/bench/run.js [--rounds N] [--duration S] [--smoke] [--scenarios a,b] [--out DIR]
  *                          [--rate R] [--idle-conns N] [--baseline DIR] [--targets a,b] [--one-cluster]
  *
- * Rounds alternate the targets (direct, nginx, haproxy, fnlb) within each scenario, forwards in odd
- * rounds and backwards in even ones, so slow drift of the machine spreads over all of them instead of
- * favouring whichever ran first. Prints a markdown table; writes it and the full JSON to
- * DIR/<date>.{md,json}.
+ * Rounds alternate the targets (direct, nginx, haproxy, node-ref, node-floor, fnlb, fnlb-base) within
+ * each scenario, forwards in odd rounds and backwards in even ones, so slow drift of the machine spreads
+ * over all of them instead of favouring whichever ran first. Prints a markdown table; writes it and the
+ * full JSON to DIR/<date>.{md,json}.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
