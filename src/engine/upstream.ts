@@ -192,9 +192,15 @@ export class NodePool {
     if (i !== -1) this.idle.splice(i, 1);
   }
 
-  /** The node is down: every exchange waiting on one of its connections hears it (it may move on). */
+  /**
+   * The node is down: every exchange waiting on one of its connections hears it (it may move on), after
+   * the reads of this turn of the event loop. A node that fails its probes may still be answering: a
+   * response already in the kernel is read first, instead of its request being sent to the next node too.
+   */
   nodeDown(): void {
-    for (const conn of [...this.open]) conn.owner?.onNodeDown(conn);
+    setImmediate(() => {
+      for (const conn of [...this.open]) conn.owner?.onNodeDown(conn);
+    });
   }
 
   /** The node was removed: idle connections close now, busy ones when their exchange ends. */
