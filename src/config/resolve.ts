@@ -78,7 +78,10 @@ function checkOptions(init: object, specs: readonly OptionSpec[], libraryOnly: R
       option.set(options, value);
     });
   }
-  return options;
+  // Stored key by key, the object went to V8's dictionary mode (more than a dozen properties added by
+  // computed name), where every read of an option is a hash lookup the optimizer cannot inline, and the
+  // engine reads several per request. A spread copy has a fixed shape.
+  return { ...options };
 }
 
 /**

@@ -1,6 +1,7 @@
 /** One option table: the command line and the library refuse a value with the same message and agree on good ones. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { resolveOptions, type BalancerInit } from '../../src/balancer.js';
 import { parseCommandLine, type CommandLine } from '../../src/cli/args.js';
 import { DEFAULT_OPTIONS, type BalancerOptions } from '../../src/config/options.js';
@@ -237,5 +238,25 @@ describe('library-only refusals', () => {
     const options = library({ hashKey: { kind: 'header', name: 'X-Fn-Id' }, nodes: ['HTTP://Fn-1:80/base/'] })();
     assert.deepEqual(options.hashKey, { kind: 'header', name: 'x-fn-id' });
     assert.deepEqual(options.nodes, [{ id: 'fn-1:80/base', host: 'fn-1', port: 80, basePath: '/base', weight: 1 }]);
+  });
+});
+
+describe('resolved options object', () => {
+  it('has a fixed shape (V8 fast properties), so the engine reads options per request without hash lookups', () => {
+    // Checked in a child process: the V8 intrinsic needs --allow-natives-syntax.
+    const resolve = new URL('../../src/balancer.js', import.meta.url).href;
+    const args = new URL('../../src/cli/args.js', import.meta.url).href;
+    const code = `
+      const { resolveOptions } = await import(${JSON.stringify(resolve)});
+      const { parseCommandLine } = await import(${JSON.stringify(args)});
+      const lib = resolveOptions({ nodes: ['10.0.0.1:8080'] });
+      const cli = parseCommandLine(['--nodes', '10.0.0.1:8080', '--retry-budget', '30'], {}).options;
+      console.log(JSON.stringify([Object.keys(lib).length, %HasFastProperties(lib), %HasFastProperties(cli)]));
+    `;
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', code], { encoding: 'utf8' });
+    const [count, libFast, cliFast] = JSON.parse(out) as [number, boolean, boolean];
+    assert.ok(count > 12, `only ${count} options: the test no longer shows anything`);
+    assert.equal(libFast, true, 'library options are in dictionary mode');
+    assert.equal(cliFast, true, 'command-line options are in dictionary mode');
   });
 });
