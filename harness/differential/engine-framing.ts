@@ -185,8 +185,8 @@ class ResponseRecorder extends Recorder<ResponseHead> implements ResponseSink {
     this.head(res, buf, this.pos, true);
   }
 
-  onResponseBody(chunk: Buffer): void {
-    this.body(chunk);
+  onResponseBody(buf: Buffer, start: number, end: number): void {
+    this.body(buf.subarray(start, end));
   }
 
   onResponseEnd(overran: boolean): void {

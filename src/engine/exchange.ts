@@ -4,7 +4,7 @@ import { FramingError } from './http1/framing-error.js';
 import type { RequestHead } from './http1/request-head.js';
 import { ResponseFramer, type ResponseSink } from './http1/response-framer.js';
 import { BodyKind, type NotExecutedMatch, type ResponseHead } from './http1/response-head.js';
-import { clientResponseHead, upstreamRequestHead } from './http1/rewrite.js';
+import { clientResponseHead, copyRange, rebuiltResponseHead, responseHeadUnchanged, upstreamRequestHead } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions, RequestOutcome } from './types.js';
 import { nextRequestId } from './request-id.js';
@@ -143,10 +143,14 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   private framer: ResponseFramer | null = null;
   /** The final response head, once received. */
   private res: ResponseHead | null = null;
-  /** The response head, held back to go out in one write with the first body bytes. */
+  /**
+   * The response head, held back to go out in one write with the first body bytes: its first
+   * `headLength` bytes. Either the buffer the node's head was read from (`headIsNodes`: sent
+   * unchanged, valid during that read only), or a rebuilt head with free room behind it.
+   */
   private headOut: Buffer | null = null;
-  /** Free bytes reserved behind a rebuilt headOut. */
-  private headRoom = 0;
+  private headLength = 0;
+  private headIsNodes = false;
   private responseStarted = false;
   private closeAfter = false;
   private finished = false;
@@ -159,7 +163,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   ) {
     this.startedAt = ctx.dispatcher.timesRequests ? performance.now() : 0;
     // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
-    this.headBuf = owned(headBuf.subarray(0, head.headEnd));
+    this.headBuf = owned(head.headEnd === headBuf.length ? headBuf : headBuf.subarray(0, head.headEnd));
     this.ranking = ctx.dispatcher.ranking(head);
     ctx.budget.request(ctx.deadlines.now);
     this.bytesIn = head.headEnd;
@@ -395,14 +399,28 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.responseStarted = true;
     // The head goes out with the first body bytes (see write), so a small response is one syscall.
     const end = res.headEnd;
-    const room = buf.length - end < COPY_WITH_HEAD ? buf.length - end : COPY_WITH_HEAD;
-    const out = clientResponseHead(buf, res, head.version === 11, extra, room);
-    this.headOut = out;
-    this.headRoom = out.buffer === buf.buffer ? 0 : room; // the node's own bytes have no room of ours
+    if (responseHeadUnchanged(res, extra)) {
+      this.headOut = buf;
+      this.headLength = end;
+      this.headIsNodes = true;
+    } else {
+      // Room for the body bytes of this read, so that head and body leave in one buffer.
+      const room = buf.length - end < COPY_WITH_HEAD ? buf.length - end : COPY_WITH_HEAD;
+      const out = rebuiltResponseHead(buf, res, head.version === 11, extra, room);
+      this.headOut = out;
+      this.headLength = out.length - room;
+      this.headIsNodes = false;
+    }
   }
 
-  onResponseBody(chunk: Buffer): void {
-    this.write(chunk);
+  onResponseBody(buf: Buffer, start: number, end: number): void {
+    const head = this.headOut;
+    if (head !== null) {
+      this.sendWithHead(head, buf, start, end);
+      return;
+    }
+    this.bytesOut += end - start;
+    this.sendToClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
   }
 
   onResponseEnd(overran: boolean): void {
@@ -413,35 +431,38 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     const head = this.headOut;
     if (head !== null) {
       this.headOut = null;
-      this.write(head);
+      this.bytesOut += this.headLength;
+      this.sendToClient(this.headLength === head.length ? head : head.subarray(0, this.headLength));
     }
   }
 
-  private write(data: Buffer): void {
-    const head = this.headOut;
-    let ok: boolean;
-    this.bytesOut += data.length;
-    if (head !== null) {
-      this.bytesOut += head.length;
-      this.headOut = null;
-      if (head.buffer === data.buffer && head.byteOffset + head.length === data.byteOffset) {
-        // The node's head was forwarded untouched and the body follows it in the same read: one slice.
-        ok = this.side.send(Buffer.from(data.buffer, head.byteOffset, head.length + data.length));
-      } else if (data.length <= this.headRoom) {
-        // A rebuilt head has room reserved behind it: the body joins it with one copy.
-        const joined = Buffer.from(head.buffer, head.byteOffset, head.length + data.length);
-        data.copy(joined, head.length);
-        ok = this.side.send(joined);
-      } else if (data.length <= COPY_WITH_HEAD) {
-        ok = this.side.send(Buffer.concat([head, data], head.length + data.length));
-      } else {
-        // Larger bodies: two buffers in one writev rather than copying the body behind the head.
-        ok = this.side.sendPair(head, data);
+  /** The first body bytes, buf[start, end): the held head goes out with them, in one buffer when it can. */
+  private sendWithHead(head: Buffer, buf: Buffer, start: number, end: number): void {
+    this.headOut = null;
+    const headLength = this.headLength;
+    const total = headLength + end - start;
+    this.bytesOut += total;
+    if (this.headIsNodes) {
+      if (buf === head && start === headLength) {
+        // The node's head, unchanged, and the body right behind it in the same read: one slice.
+        this.sendToClient(total === buf.length ? buf : buf.subarray(0, total));
+        return;
       }
-    } else {
-      ok = this.side.send(data);
+    } else if (end - start <= head.length - headLength) {
+      // A rebuilt head has room behind it for the body: one copy.
+      copyRange(buf, start, end, head, headLength);
+      this.sendToClient(total === head.length ? head : head.subarray(0, total));
+      return;
     }
-    if (!ok && this.conn !== null) this.conn.pauseForClient();
+    const headOnly = headLength === head.length ? head : head.subarray(0, headLength);
+    const body = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    if (end - start <= COPY_WITH_HEAD) this.sendToClient(Buffer.concat([headOnly, body], total));
+    // Larger bodies: two buffers in one writev rather than copying the body behind the head.
+    else if (!this.side.sendPair(headOnly, body) && this.conn !== null) this.conn.pauseForClient();
+  }
+
+  private sendToClient(data: Buffer): void {
+    if (!this.side.send(data) && this.conn !== null) this.conn.pauseForClient();
   }
 
   /** The client drained its write buffer: let the node's bytes flow again. */

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { WRITE_FAILED, sendAllNow, sendNow, totalLength, unsentParts, writeNow, writevNow } from './direct-write.js';
-import { READ_ARENA, arenaView, owned, readIntoArena } from './read-arena.js';
+import { READ_ARENA, arenaView, inReadArena, owned, readIntoArena } from './read-arena.js';
 
 /**
  * Bytes queued on a socket before a send says "wait for drain". Node's default (16 KiB) is below one
@@ -183,7 +183,7 @@ function isDrivable(handle: unknown): handle is TcpHandle {
 
 /** Some part lies in the read arena (it must be copied before it may wait in a queue). */
 function inArena(parts: readonly Buffer[]): boolean {
-  for (let i = 0; i < parts.length; i++) if (parts[i]!.buffer === READ_ARENA.buffer) return true;
+  for (let i = 0; i < parts.length; i++) if (inReadArena(parts[i]!)) return true;
   return false;
 }
 
@@ -293,7 +293,7 @@ class RawTcpSocket implements TcpSocket {
 
   send(data: Buffer): boolean {
     if (this.closed || this.ending) return true; // as a write after destroy or end: dropped
-    if (data.buffer !== READ_ARENA.buffer) return this.write(data, null);
+    if (!inReadArena(data)) return this.write(data, null);
     if (this.connected && this.handle.writeQueueSize === 0) {
       const n = writeNow(this.handle.fd, data, failure);
       if (n === data.length) return true;

@@ -15,11 +15,15 @@ export interface ResponseSink {
   onInterimHead(res: ResponseHead, buf: Buffer): void;
   /**
    * The final head: `buf` holds it at [0, res.headEnd), and may go on with body bytes (reported next,
-   * by onResponseBody, as views of the same buffer).
+   * by onResponseBody, as ranges of the same buffer).
    */
   onResponseHead(res: ResponseHead, buf: Buffer): void;
-  /** Body bytes to forward: as received (chunk framing included), or the data alone when de-chunking. */
-  onResponseBody(chunk: Buffer): void;
+  /**
+   * Body bytes to forward, buf[start, end): as received (chunk framing included), or the data alone
+   * when de-chunking. A range, not a view: making a view of part of a buffer costs as much as a
+   * small copy, and the sink often needs none (the bytes join the head, or are the whole buffer).
+   */
+  onResponseBody(buf: Buffer, start: number, end: number): void;
   /** The response is complete; `overran`: the node sent bytes after it (its connection must not be reused). */
   onResponseEnd(overran: boolean): void;
 }
@@ -118,7 +122,7 @@ export class ResponseFramer {
         return;
       case BodyKind.Length: {
         const take = n < this.lengthLeft ? n : this.lengthLeft;
-        if (take > 0) this.sink.onResponseBody(start === 0 && take === buf.length ? buf : buf.subarray(start, start + take));
+        if (take > 0) this.sink.onResponseBody(buf, start, start + take);
         this.lengthLeft -= take;
         if (this.lengthLeft === 0) this.finish(take < n);
         return;
@@ -128,15 +132,15 @@ export class ResponseFramer {
         const used = decoder.feed(buf, start, buf.length);
         if (this.dechunk) {
           const spans = decoder.spans;
-          for (let i = 0; i < spans.length; i += 2) this.sink.onResponseBody(buf.subarray(spans[i], spans[i + 1]));
+          for (let i = 0; i < spans.length; i += 2) this.sink.onResponseBody(buf, spans[i]!, spans[i + 1]!);
         } else if (used > start) {
-          this.sink.onResponseBody(start === 0 && used === buf.length ? buf : buf.subarray(start, used));
+          this.sink.onResponseBody(buf, start, used);
         }
         if (decoder.done) this.finish(used < buf.length);
         return;
       }
       case BodyKind.Close:
-        if (n > 0) this.sink.onResponseBody(start === 0 ? buf : buf.subarray(start));
+        if (n > 0) this.sink.onResponseBody(buf, start, buf.length);
         return;
     }
   }

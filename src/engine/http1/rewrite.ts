@@ -4,8 +4,8 @@ import type { ResponseHead } from './response-head.js';
 /**
  * Builds an outgoing head from a received one: a first line (copied, or given as a string), the kept
  * header ranges copied byte for byte, optional extra ranges, then `extra` header text and the final CRLF.
- * One allocation, one write. `reserve` bytes of room stay free behind the head (outside the returned
- * view) for a caller that sends the first body bytes with it.
+ * One allocation, one write. `reserve` bytes of room stay free behind the head, at the end of the
+ * returned buffer, for a caller that sends the first body bytes with it.
  */
 function assemble(
   buf: Buffer,
@@ -38,14 +38,14 @@ function assemble(
   if (extra !== '') at += out.write(extra, at, 'latin1');
   out[at] = 0x0d;
   out[at + 1] = 0x0a;
-  return reserve === 0 ? out : out.subarray(0, size);
+  return out;
 }
 
 /**
  * Copies src[from, to) to dst at `at`; returns the length. Short ranges byte by byte: Buffer#copy of a
  * part of a buffer allocates a view of it first, and costs more than the loop for a header line or two.
  */
-function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+export function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
   const n = to - from;
   if (n > 64) return src.copy(dst, at, from, to);
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
@@ -92,19 +92,32 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
 }
 
 /**
- * The response head sent to the client, or the node's bytes unchanged when nothing needs to change
- * (HTTP/1.1, no hop-by-hop fields, no connection override): the common case costs no copy. A rebuilt
- * head keeps `reserve` bytes of room behind it (see assemble). The status line always says HTTP/1.1:
- * a proxy sends its own version (RFC 9110 §6.2), so an HTTP/1.0 node does not make 1.1 clients close.
+ * The node's response head can go to the client as it is: HTTP/1.1, no hop-by-hop field, nothing to
+ * add. The common case then costs no copy.
  */
-export function clientResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string, reserve = 0): Buffer {
+export function responseHeadUnchanged(res: ResponseHead, extra: string): boolean {
   const keep = res.keep;
-  const untouched =
+  return (
     extra === '' &&
     res.version === 11 &&
     res.transferEncoding === undefined &&
-    (res.headEnd - 2 === res.lineEnd ? keep.length === 0 : keep.length === 2 && keep[0] === res.lineEnd && keep[1] === res.headEnd - 2);
-  if (untouched) return buf.subarray(0, res.headEnd);
+    (res.headEnd - 2 === res.lineEnd ? keep.length === 0 : keep.length === 2 && keep[0] === res.lineEnd && keep[1] === res.headEnd - 2)
+  );
+}
+
+/**
+ * The response head rebuilt for the client (hop-by-hop fields gone, `extra` added) in a fresh buffer
+ * with `reserve` free bytes behind it: the head is the buffer's first `length - reserve` bytes. The
+ * status line always says HTTP/1.1: a proxy sends its own version (RFC 9110 §6.2), so an HTTP/1.0 node
+ * does not make 1.1 clients close.
+ */
+export function rebuiltResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string, reserve: number): Buffer {
   const line = res.version === 11 ? null : `HTTP/1.1${buf.toString('latin1', 8, res.lineEnd)}`;
-  return assemble(buf, line, res.lineEnd, keep, keepTransferEncoding ? res.transferEncoding : undefined, extra, reserve);
+  return assemble(buf, line, res.lineEnd, res.keep, keepTransferEncoding ? res.transferEncoding : undefined, extra, reserve);
+}
+
+/** The response head sent to the client: the node's bytes when unchanged, else rebuilt (no room behind it). */
+export function clientResponseHead(buf: Buffer, res: ResponseHead, keepTransferEncoding: boolean, extra: string): Buffer {
+  if (responseHeadUnchanged(res, extra)) return buf.subarray(0, res.headEnd);
+  return rebuiltResponseHead(buf, res, keepTransferEncoding, extra, 0);
 }
