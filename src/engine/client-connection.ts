@@ -6,6 +6,7 @@ import type { RequestHead, RequestHeadOptions } from './http1/request-head.js';
 import type { TcpSocket, TcpSocketEvents } from './tcp-socket.js';
 import { forwardedFields } from './http1/rewrite.js';
 import { errorResponse } from './responses.js';
+import { Buffer } from 'node:buffer';
 
 /** Bytes of a pipelined next request we hold while the current one is served, before pausing the client. */
 const MAX_PIPELINE_BUFFER = 64 * 1024;

@@ -10,6 +10,7 @@ import { NodeLoads } from './node-loads.js';
 import { NodePool } from './upstream.js';
 import { RetryBudget } from './retry-budget.js';
 import { notExecutedMatch } from './http1/response-head.js';
+import { Buffer } from 'node:buffer';
 
 const TOO_MANY_CONNECTIONS = errorResponse(503, 'too many connections', true);
 /** The events of a connection turned away: whatever it sends is dropped. */

@@ -13,6 +13,7 @@ import type { RetryBudget } from './retry-budget.js';
 import { decideNoNodeLeft, decideRetry, nothingReachedNode, type Failure } from './retry-policy.js';
 import { pickWithRoom, type NodeLoads } from './node-loads.js';
 import type { NodePool, UpstreamConn, UpstreamOwner } from './upstream.js';
+import { Buffer } from 'node:buffer';
 
 /** Shared by every exchange of one engine. */
 export interface EngineContext {

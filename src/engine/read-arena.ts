@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { Buffer } from 'node:buffer';
 
 /**
  * Every socket of the engine, client and node side, reads into this one buffer (the handle's user

@@ -1,4 +1,5 @@
 /** Responses fnlb writes itself: small JSON errors and the interim 100 Continue. */
+import { Buffer } from 'node:buffer';
 
 export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 

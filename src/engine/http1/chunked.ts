@@ -1,5 +1,6 @@
 import { COLON, CR, FIELD_VALUE, HEX, HTAB, LF, LOWER, SP, TOKEN } from './chars.js';
 import { FramingError } from './framing-error.js';
+import { Buffer } from 'node:buffer';
 
 const enum State {
   Size,

@@ -1,4 +1,5 @@
 import { equalsLower } from './chars.js';
+import { Buffer } from 'node:buffer';
 
 /** The header fields framing and forwarding care about; everything else is `Other` and passes as is. */
 export const enum Known {

@@ -3,6 +3,7 @@ import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
 import { emptyLinesToSkip, findHeadEnd, headTooLarge } from './head-scan.js';
 import { parseRequestHead, type RequestHead, type RequestHeadOptions } from './request-head.js';
+import { Buffer } from 'node:buffer';
 
 /** What a request stream framer reports, in stream order. Buffers are valid only during the call. */
 export interface RequestSink {

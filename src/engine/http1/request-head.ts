@@ -3,6 +3,7 @@ import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, readFields } from './field-line.js';
 import { Known } from './known-fields.js';
+import { Buffer } from 'node:buffer';
 
 /**
  * A parsed, validated request head. Only what routing and framing need is decoded;

@@ -3,6 +3,7 @@ import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
 import { findHeadEnd } from './head-scan.js';
 import { BodyKind, parseResponseHead, type NotExecutedMatch, type ResponseHead } from './response-head.js';
+import { Buffer } from 'node:buffer';
 
 /** A response head from a node larger than this is refused (502). */
 export const MAX_RESPONSE_HEAD = 64 * 1024;

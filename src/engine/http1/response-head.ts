@@ -5,6 +5,7 @@ import { type FieldVisitor, readFields } from './field-line.js';
 import { parseGoDuration } from './go-duration.js';
 import { Known } from './known-fields.js';
 import { parseLength, splitTokens } from './request-head.js';
+import { Buffer } from 'node:buffer';
 
 /** How the body of a response is delimited (RFC 9112 §6.3). */
 export const enum BodyKind {

@@ -1,5 +1,6 @@
 import type { RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
+import { Buffer } from 'node:buffer';
 
 /**
  * Builds an outgoing head from a received one: a first line (copied, or given as a string), the kept
