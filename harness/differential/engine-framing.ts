@@ -174,7 +174,8 @@ class ResponseRecorder extends Recorder<ResponseHead> implements ResponseSink {
 
   constructor(isHeadRequest: boolean) {
     super();
-    this.framer = new ResponseFramer(this, isHeadRequest, false);
+    this.framer = new ResponseFramer();
+    this.framer.begin(this, isHeadRequest, false);
   }
 
   onInterimHead(res: ResponseHead, buf: Buffer): void {

@@ -4,7 +4,14 @@ import { FramingError } from './http1/framing-error.js';
 import type { RequestHead } from './http1/request-head.js';
 import { ResponseFramer, type ResponseSink } from './http1/response-framer.js';
 import { BodyKind, type NotExecutedMatch, type ResponseHead } from './http1/response-head.js';
-import { clientResponseHead, copyRange, rebuiltResponseHead, responseHeadUnchanged, upstreamRequestHead } from './http1/rewrite.js';
+import {
+  clientResponseHead,
+  copyRange,
+  rebuiltResponseHead,
+  responseHeadUnchanged,
+  upstreamRequestHead,
+  type ForwardContext,
+} from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions, RequestOutcome } from './types.js';
 import { nextRequestId } from './request-id.js';
@@ -73,6 +80,9 @@ const FAILURE_REASON: Readonly<Record<Failure, string>> = {
   'not-executed': 'not executed',
 };
 
+/** What upstreamRequestHead needs besides the head: one object, filled for each send (read during the call only). */
+const FORWARD: ForwardContext = { basePath: '', nodeAuthority: '', clientIp: '', forwardedFields: '', requestIdField: '' };
+
 /**
  * A body up to this size is copied behind its head and sent with one write (one syscall); a larger
  * one goes out with the head in one writev: copying 16 KiB cost more than the second iovec (bench).
@@ -110,7 +120,8 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   private readonly headBuf: Buffer;
 
   // Request body.
-  private body: Buffer[] = [];
+  /** Null until the first body bytes (most requests have none). */
+  private body: Buffer[] | null = null;
   private bodyBytes = 0;
   private bodyComplete = false;
   private replayable = true;
@@ -214,7 +225,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
       if (this.res === null) conn.expectBy(this.waitDeadline());
       if (!conn.send(piece)) this.side.pauseForNode();
     } else {
-      this.body.push(owned(piece));
+      (this.body ??= []).push(owned(piece));
       this.bodyBytes += piece.length;
       if (!this.streaming && this.bodyBytes > this.ctx.options.maxReplayBody) this.startStreaming();
     }
@@ -244,8 +255,10 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.attempts++;
     this.requestSent = false;
     this.responseBytes = false;
-    this.framer = new ResponseFramer(this, this.head.method === 'HEAD', this.head.version === 10, this.ctx.marker, this.ctx.readWait);
     const conn = this.ctx.pools[index].acquire(this, sameNodeFresh);
+    const framer = (conn.responseFramer ??= new ResponseFramer(this.ctx.marker, this.ctx.readWait));
+    framer.begin(this, this.head.method === 'HEAD', this.head.version === 10);
+    this.framer = framer;
     this.conn = conn;
     if (conn.connected) this.send(conn);
   }
@@ -315,18 +328,18 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   private send(conn: UpstreamConn): void {
     const pool = this.ctx.pools[this.node];
     const ep = pool.endpoint;
-    const head = upstreamRequestHead(this.headBuf, this.head, {
-      basePath: ep.basePath,
-      nodeAuthority: pool.authority,
-      clientIp: this.side.clientIp,
-      forwardedFields: this.side.forwardedFields,
-      requestIdField:
-        this.head.requestId === undefined && this.requestId !== '' ? `${this.ctx.requestIdHeader}: ${this.requestId}\r\n` : '',
-    });
+    const forward = FORWARD;
+    forward.basePath = ep.basePath;
+    forward.nodeAuthority = pool.authority;
+    forward.clientIp = this.side.clientIp;
+    forward.forwardedFields = this.side.forwardedFields;
+    forward.requestIdField =
+      this.head.requestId === undefined && this.requestId !== '' ? `${this.ctx.requestIdHeader}: ${this.requestId}\r\n` : '';
+    const head = upstreamRequestHead(this.headBuf, this.head, forward);
     conn.expectBy(this.waitDeadline());
     this.requestSent = true;
     const body = this.body;
-    if (body.length === 0) {
+    if (body === null || body.length === 0) {
       conn.send(head);
     } else if (this.bodyBytes <= COPY_WITH_HEAD) {
       body.unshift(head);
@@ -338,7 +351,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
       body.shift();
     }
     if (this.streaming) {
-      this.body = [];
+      this.body = null;
       this.side.resumeForNode();
     }
   }

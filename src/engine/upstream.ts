@@ -1,4 +1,5 @@
 import type { Deadlines, Timed } from './deadlines.js';
+import type { ResponseFramer } from './http1/response-framer.js';
 import type { NodeEndpoint } from './types.js';
 import { connectTcp, type TcpSocket, type TcpSocketEvents } from './tcp-socket.js';
 
@@ -33,6 +34,8 @@ export class UpstreamConn implements Timed, TcpSocketEvents {
   deadline = 0;
   /** Reading is paused because the owner's client cannot take more bytes yet. */
   private pausedForClient = false;
+  /** The framer of this connection's responses: made by its first owner, begun anew by each. */
+  responseFramer: ResponseFramer | null = null;
 
   /** The node reset the connection (RST): its kernel threw away whatever its process had not read. */
   get resetByNode(): boolean {

@@ -67,11 +67,13 @@ class NodeTable {
   readonly hb: Uint32Array;
   readonly weights: Float64Array;
   readonly uniform: boolean;
-  // Scratch for rankWith: scores, bucket of each node, bucket start offsets, bucket-sorted order.
+  // Scratch for rankWith: scores, bucket of each node, bucket start offsets, bucket-sorted order,
+  // and the ranking itself (copied out, or looked up, by the caller).
   readonly scores: Float64Array;
   readonly bucket: Int32Array;
   readonly starts: Int32Array;
   readonly order: Int32Array;
+  readonly ranked: Int32Array;
 
   constructor(nodes: readonly WeightedNode[]) {
     const n = nodes.length;
@@ -96,23 +98,27 @@ class NodeTable {
     this.bucket = new Int32Array(n);
     this.starts = new Int32Array(n + 1);
     this.order = new Int32Array(n);
+    this.ranked = new Int32Array(n);
   }
 }
 
 /**
- * Full ranking of one key: node indices, best first.
+ * Full ranking of one key into `t.ranked`: node indices, best first.
  *
  * Sorting dominates the cost, so: a counting sort into n buckets by a monotone map of the score
  * into [0,1) (expected O(1) nodes per bucket), then an insertion pass with the exact comparison,
  * which fixes whatever the buckets left and so alone decides the order. About 3x faster than
  * Array#sort or a plain insertion sort at 100 nodes, with no comparator closure.
  */
-function rankWith(t: NodeTable, key: string): number[] {
+function rankWith(t: NodeTable, key: string): void {
   const ka = hashString(key, SEED_A);
   const kb = hashString(key, SEED_B);
   const { ids, scores, bucket, starts, order } = t;
   const n = ids.length;
-  if (n <= SMALL) return rankSmall(t, ka, kb);
+  if (n <= SMALL) {
+    rankSmall(t, ka, kb);
+    return;
+  }
   starts.fill(0);
   for (let i = 0; i < n; i++) {
     const s = score(t, i, ka, kb);
@@ -127,7 +133,7 @@ function rankWith(t: NodeTable, key: string): number[] {
   for (let b = 1; b < n; b++) starts[b] += starts[b - 1];
   for (let i = 0; i < n; i++) order[starts[bucket[i]]++] = i;
 
-  return insertionRank(t, order, n);
+  insertionRank(t, order, n);
 }
 
 /**
@@ -137,14 +143,14 @@ function rankWith(t: NodeTable, key: string): number[] {
  */
 const SMALL = 8;
 
-function rankSmall(t: NodeTable, ka: number, kb: number): number[] {
+function rankSmall(t: NodeTable, ka: number, kb: number): void {
   const n = t.ids.length;
   const { scores, order } = t;
   for (let i = 0; i < n; i++) {
     scores[i] = score(t, i, ka, kb);
     order[i] = i;
   }
-  return insertionRank(t, order, n);
+  insertionRank(t, order, n);
 }
 
 /** Score of node i for a key hashed to (ka, kb): uniform in (0,1), or the weighted transform of it. */
@@ -162,14 +168,13 @@ function score(t: NodeTable, i: number, ka: number, kb: number): number {
  * decides the result. Ties (vanishingly rare) go to the smaller id, so the order is total and free
  * of the node list's order.
  */
-function insertionRank(t: NodeTable, order: Int32Array, n: number): number[] {
+function insertionRank(t: NodeTable, order: Int32Array, n: number): void {
   const { ids, scores } = t;
-  const out: number[] = [];
+  const out = t.ranked;
   for (let k = 0; k < n; k++) {
     const i = order[k];
     const s = scores[i];
     let j = k;
-    out.push(i);
     while (j > 0) {
       const p = out[j - 1];
       const sp = scores[p];
@@ -179,6 +184,13 @@ function insertionRank(t: NodeTable, order: Int32Array, n: number): number[] {
     }
     out[j] = i;
   }
+}
+
+/** t.ranked as a fresh array, each index replaced by its label when given. */
+function rankedCopy(t: NodeTable, labels: readonly number[] | null): number[] {
+  const n = t.ranked.length;
+  const out = new Array<number>(n); // exact size: a pushed-to [] reserves 17 slots
+  for (let k = 0; k < n; k++) out[k] = labels === null ? t.ranked[k] : labels[t.ranked[k]];
   return out;
 }
 
@@ -187,8 +199,16 @@ function insertionRank(t: NodeTable, order: Int32Array, n: number): number[] {
  * for repeated lookups over one node list use `Ranking`.
  */
 export function rankNodes(key: string, nodes: readonly WeightedNode[]): number[] {
-  return rankWith(new NodeTable(nodes), key);
+  const t = new NodeTable(nodes);
+  rankWith(t, key);
+  return rankedCopy(t, null);
 }
+
+/**
+ * Small clusters share one array per distinct order (3 nodes have 6): a request's ranking then
+ * allocates nothing. Up to this many orders are kept (8 nodes have 40,320); past it, fresh arrays.
+ */
+const MAX_SHARED_ORDERS = 4096;
 
 /**
  * Rankings over one fixed node list, with node hashes precomputed and recent keys cached.
@@ -199,6 +219,8 @@ export class Ranking {
   readonly size: number;
   private readonly table: NodeTable;
   private readonly cache: GenerationalCache<readonly number[]>;
+  /** At or below SMALL nodes: the orders seen, by their code (three bits per position). */
+  private readonly orders = new Map<number, readonly number[]>();
 
   /**
    * The cache copes with up to cacheCapacity/2 functions in steady use (beyond that its generations
@@ -217,21 +239,27 @@ export class Ranking {
   }
 
   /**
-   * Node indices (or labels) for `key`, best first. A cache hit returns the very same array object
-   * as before: callers must treat it as read-only and never mutate it.
+   * Node indices (or labels) for `key`, best first. The array may be shared (a cached key, or an order
+   * a small cluster has produced before): callers must treat it as read-only and never mutate it.
    */
   rank(key: string): readonly number[] {
-    if (this.size <= SMALL) return this.label(rankWith(this.table, key));
+    const t = this.table;
+    if (this.size <= SMALL) {
+      rankWith(t, key);
+      const ranked = t.ranked;
+      let code = 0;
+      for (let k = 0; k < ranked.length; k++) code = code * 8 + ranked[k];
+      const shared = this.orders.get(code);
+      if (shared !== undefined) return shared;
+      const order = rankedCopy(t, this.labels);
+      if (this.orders.size < MAX_SHARED_ORDERS) this.orders.set(code, order);
+      return order;
+    }
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    const order = this.label(rankWith(this.table, key));
+    rankWith(t, key);
+    const order = rankedCopy(t, this.labels);
     this.cache.set(key, order);
-    return order;
-  }
-
-  private label(order: number[]): number[] {
-    const labels = this.labels;
-    if (labels !== null) for (let i = 0; i < order.length; i++) order[i] = labels[order[i]];
     return order;
   }
 

@@ -225,6 +225,35 @@ describe('Ranking', () => {
     }
   });
 
+  it('small clusters share one array per order, labelled, and stay right past the number of orders kept', () => {
+    // 3 nodes: at most 3! = 6 distinct orders, each one array, labels applied.
+    const three = nodesOf(3);
+    const labels = [7, 2, 9];
+    const labelled = new Ranking(three, 64, labels);
+    const seen = new Set<readonly number[]>();
+    for (let i = 0; i < 2000; i++) {
+      const r = labelled.rank(keyOf(i));
+      assert.deepEqual(
+        r,
+        rankNodes(keyOf(i), three).map((k) => labels[k]),
+      );
+      seen.add(r);
+    }
+    assert.equal(seen.size, 6, 'one shared array per order of 3 nodes');
+    // 8 nodes have 40,320 orders, more than are kept: later ones are fresh arrays, still exact.
+    const eight = nodesOf(8);
+    const ranking = new Ranking(eight, 64);
+    const arrays = new Set<readonly number[]>();
+    for (let i = 0; i < 30000; i++) {
+      const r = ranking.rank(keyOf(i));
+      assert.deepEqual(r, rankNodes(keyOf(i), eight));
+      arrays.add(r);
+    }
+    const orders = new Set([...arrays].map((r) => r.join())).size;
+    assert.ok(orders > 4096, `only ${orders} orders: the cap was not reached`);
+    assert.ok(arrays.size > orders, 'past the cap, orders get fresh arrays');
+  });
+
   it('works with no nodes and validates its cache capacity', () => {
     assert.deepEqual(new Ranking([]).rank('/x'), []);
     assert.throws(() => new Ranking(nodesOf(2), 1), RangeError);

@@ -49,19 +49,34 @@ export interface FieldVisitor {
 }
 
 /**
- * Reads the field lines of a head, buf[start, headEnd) where headEnd is just past the final empty
- * line: each is validated (scanFieldLine, `status` for a bad one), classified, shown to `visitor`,
- * and appended to `keep` when the visitor forwards it.
+ * The kept ranges of the head being read (heads are read one at a time, synchronously), copied out at
+ * their exact size: a list pushed to from [] reserves 17 slots (~150 bytes per head, per request).
  */
-export function readFields(buf: Buffer, start: number, headEnd: number, status: number, visitor: FieldVisitor, keep: number[]): void {
+let ranges: number[] = new Array<number>(64).fill(0);
+
+/**
+ * Reads the field lines of a head, buf[start, headEnd) where headEnd is just past the final empty
+ * line: each is validated (scanFieldLine, `status` for a bad one), classified and shown to `visitor`.
+ * Returns the lines the visitor forwards, as [start, end) pairs (adjacent lines merged).
+ */
+export function readFields(buf: Buffer, start: number, headEnd: number, status: number, visitor: FieldVisitor): number[] {
   const end = headEnd - 2;
+  let n = 0;
   let i = start;
   while (i < end) {
     const lineStart = i;
     scanFieldLine(buf, i, status);
     const nameEnd = field.nameEnd;
     i = field.next;
-    if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i))
-      keepLine(keep, lineStart, i);
+    if (!visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i)) continue;
+    if (n > 0 && ranges[n - 1] === lineStart) {
+      ranges[n - 1] = i;
+    } else {
+      if (n + 2 > ranges.length) ranges = ranges.concat(ranges);
+      ranges[n] = lineStart;
+      ranges[n + 1] = i;
+      n += 2;
+    }
   }
+  return ranges.slice(0, n);
 }

@@ -61,6 +61,9 @@ export const MAX_REQUEST_ID = 200;
 /** Requests that may be sent again to another node when the first one may have received them. */
 export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
+/** `keep` until the fields are read (never changed: a head's ranges are replaced, not edited). */
+const NO_RANGES: number[] = [];
+
 /** Parses buf[0, headEnd) where headEnd is just past CRLFCRLF (see findHeadEnd). Throws FramingError. */
 export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHeadOptions): RequestHead {
   // --- request line: method SP request-target SP HTTP-version CRLF
@@ -113,11 +116,11 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     idempotencyKey: false,
     requestId: undefined,
     routingKey: undefined,
-    keep: [],
+    keep: NO_RANGES,
   };
   const fields = REQUEST_FIELDS;
   fields.begin(head, authority, opts.hashHeader, opts.requestIdHeader);
-  readFields(buf, lineEnd, headEnd, 400, fields, head.keep);
+  head.keep = readFields(buf, lineEnd, headEnd, 400, fields);
 
   if (fields.sawTransferEncoding) {
     if (version === 10) throw new FramingError(400, 'Transfer-Encoding in an HTTP/1.0 request');

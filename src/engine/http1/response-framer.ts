@@ -34,12 +34,15 @@ export interface ResponseSink {
  * MAX_INTERIM), then the final head and its body by the kind parseResponseHead chose. Socket-free:
  * bytes in, events out; a response the client could frame differently throws FramingError (502).
  * Bytes after the final response are never framed. `dechunk`: a chunked body is reported as its data
- * alone (for HTTP/1.0 clients, which must never see Transfer-Encoding).
+ * alone (for HTTP/1.0 clients, which must never see Transfer-Encoding). Nothing is framed before `begin`.
  */
 export class ResponseFramer {
   // State. Invariants: `pending` and `scanned` are used only until the final head (`res`) is found;
   // after it, `decoder` is set exactly for a chunked body and `lengthLeft` counts a Content-Length body;
-  // `done` is final (the response ended; later bytes are never framed).
+  // `done` is final for the response (later bytes are never framed) until `begin` starts the next.
+  private sink: ResponseSink | null = null;
+  private isHeadRequest = false;
+  private dechunk = false;
   private res: ResponseHead | null = null;
   /** A partial head held across reads (copied out of the read arena). */
   private pending: Buffer | null = null;
@@ -47,17 +50,31 @@ export class ResponseFramer {
   private interim = 0;
   private lengthLeft = 0;
   private decoder: ChunkedDecoder | null = null;
-  private done = false;
+  private done = true;
 
+  /**
+   * One framer per node connection, reused for each response on it (`begin`): one object less per
+   * request. `marker`: the --not-executed-header marker (undefined: off); `readWait`: read
+   * XXX-FXLB-WAIT (wait-aware spill is on).
+   */
   constructor(
-    private readonly sink: ResponseSink,
-    private readonly isHeadRequest: boolean,
-    private readonly dechunk: boolean,
-    /** The --not-executed-header marker (undefined: off). */
     private readonly marker?: NotExecutedMatch,
-    /** Read XXX-FXLB-WAIT (wait-aware spill is on). */
     private readonly readWait = false,
   ) {}
+
+  /** Frames the next response of the stream, for a request of the given kind, reporting to `sink`. */
+  begin(sink: ResponseSink, isHeadRequest: boolean, dechunk: boolean): void {
+    this.sink = sink;
+    this.isHeadRequest = isHeadRequest;
+    this.dechunk = dechunk;
+    this.res = null;
+    this.pending = null;
+    this.scanned = 0;
+    this.interim = 0;
+    this.lengthLeft = 0;
+    this.decoder = null;
+    this.done = false;
+  }
 
   /** Stop framing: the sink dropped this response (later bytes, even of this read, are never reported). */
   stop(): void {
@@ -93,13 +110,13 @@ export class ResponseFramer {
         this.res = res;
         if (res.bodyKind === BodyKind.Length) this.lengthLeft = res.contentLength;
         else if (res.bodyKind === BodyKind.Chunked) this.decoder = new ChunkedDecoder(MAX_RESPONSE_HEAD, this.dechunk);
-        this.sink.onResponseHead(res, buf);
+        this.sink!.onResponseHead(res, buf);
         if (this.done) return; // stopped by the sink
         this.feedBody(buf, end);
         return;
       }
       if (++this.interim > MAX_INTERIM) throw new FramingError(502, 'too many interim responses from node');
-      this.sink.onInterimHead(res, buf);
+      this.sink!.onInterimHead(res, buf);
       if (end === buf.length) return;
       buf = buf.subarray(end);
     }
@@ -123,7 +140,7 @@ export class ResponseFramer {
         return;
       case BodyKind.Length: {
         const take = n < this.lengthLeft ? n : this.lengthLeft;
-        if (take > 0) this.sink.onResponseBody(buf, start, start + take);
+        if (take > 0) this.sink!.onResponseBody(buf, start, start + take);
         this.lengthLeft -= take;
         if (this.lengthLeft === 0) this.finish(take < n);
         return;
@@ -133,21 +150,21 @@ export class ResponseFramer {
         const used = decoder.feed(buf, start, buf.length);
         if (this.dechunk) {
           const spans = decoder.spans;
-          for (let i = 0; i < spans.length; i += 2) this.sink.onResponseBody(buf, spans[i]!, spans[i + 1]!);
+          for (let i = 0; i < spans.length; i += 2) this.sink!.onResponseBody(buf, spans[i]!, spans[i + 1]!);
         } else if (used > start) {
-          this.sink.onResponseBody(buf, start, used);
+          this.sink!.onResponseBody(buf, start, used);
         }
         if (decoder.done) this.finish(used < buf.length);
         return;
       }
       case BodyKind.Close:
-        if (n > 0) this.sink.onResponseBody(buf, start, buf.length);
+        if (n > 0) this.sink!.onResponseBody(buf, start, buf.length);
         return;
     }
   }
 
   private finish(overran: boolean): void {
     this.done = true;
-    this.sink.onResponseEnd(overran);
+    this.sink!.onResponseEnd(overran);
   }
 }

@@ -89,8 +89,7 @@ export function parseResponseHead(
 
   const fields = RESPONSE_FIELDS;
   fields.begin(marker, readWait);
-  const keep: number[] = [];
-  readFields(buf, lineEnd, headEnd, 502, fields, keep);
+  const keep = readFields(buf, lineEnd, headEnd, 502, fields);
   const { contentLength, sawTransferEncoding, chunkedLast, closeToken, keepAliveToken, listed, transferEncoding } = fields;
   // RFC 9112 §9.3: "close" always wins; HTTP/1.0 persists only with "keep-alive".
   const close = closeToken || (version === 10 && !keepAliveToken);
