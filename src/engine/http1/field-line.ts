@@ -1,4 +1,4 @@
-import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TOKEN } from './chars.js';
+import { COLON, CR, HTAB, LF, SP, TOKEN, fieldContentEnd } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { type Known, knownField } from './known-fields.js';
 
@@ -19,7 +19,7 @@ export function scanFieldLine(buf: Buffer, start: number, status: number): void 
   i++;
   while (buf[i] === SP || buf[i] === HTAB) i++;
   const valueStart = i;
-  while (FIELD_VALUE[buf[i]] === 1) i++;
+  i = fieldContentEnd(buf, i);
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(status, 'invalid character in header field');
   // A folded continuation on the next line belongs to this value: refuse it before the value is judged.
   if (buf[i + 2] === SP || buf[i + 2] === HTAB) throw new FramingError(status, 'obsolete line folding');

@@ -1,4 +1,4 @@
-import { CR, FIELD_VALUE, HTAB, LF, SP, equalsLower } from './chars.js';
+import { CR, HTAB, LF, SP, equalsLower, fieldContentEnd } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, readFields } from './field-line.js';
@@ -81,7 +81,7 @@ export function parseResponseHead(
   let i = 12;
   if (buf[i] === SP) {
     i++;
-    while (FIELD_VALUE[buf[i]] === 1) i++;
+    i = fieldContentEnd(buf, i);
   }
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(502, 'malformed status line from node');
   const lineEnd = i + 2;
