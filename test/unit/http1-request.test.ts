@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 import { findHeadEnd } from '../../src/engine/http1/head-scan.js';
+import { FIELD_VALUE, fieldContentEnd } from '../../src/engine/http1/chars.js';
 import { parseRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
 import { upstreamRequestHead } from '../../src/engine/http1/rewrite.js';
@@ -572,6 +573,14 @@ const cutsOf = (len: number) =>
   fc.array(fc.nat({ max: Math.max(0, len) }), { maxLength: 12 }).map((a) => [...new Set(a)].sort((x, y) => x - y));
 
 describe('request head properties', () => {
+  it('fieldContentEnd stops exactly where the FIELD_VALUE table says, for every byte value', () => {
+    for (let c = 0; c < 256; c++) {
+      const buf = Buffer.from([0x61, c, 0x0d, 0x0a]);
+      assert.equal(fieldContentEnd(buf, 0), FIELD_VALUE[c] === 1 ? 2 : 1, `byte 0x${c.toString(16)}`);
+    }
+    assert.equal(fieldContentEnd(Buffer.from('abc'), 0), 3, 'stops at the end of the buffer');
+  });
+
   it('findHeadEnd byte by byte (growing buffer, scanFrom = previous length) finds the one-shot end; the parse is identical', () => {
     fc.assert(
       fc.property(request, (g) => {
