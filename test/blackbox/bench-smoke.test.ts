@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandLine, runScript } from '../../harness/processes.js';
+import { spawnSync } from 'node:child_process';
 
 const BENCH_ENTRY = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+const INSTRUCTIONS_ENTRY = fileURLToPath(new URL('../../bench/instructions.js', import.meta.url));
 // fnlb-base: this very checkout given as --baseline (it always exists and is built), so the before/after column works.
 const PROXIES = ['direct', 'nginx', 'haproxy', 'node-ref', 'node-floor', 'fnlb', 'fnlb-base'];
 const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -126,5 +128,35 @@ it(
     const order = (round: number): string[] =>
       report.runs.filter((r) => r.round === round && r.scenario === 'get-small').map((r) => r.proxy);
     assert.deepEqual(order(2), [...order(1)].reverse());
+  },
+);
+
+it(
+  'bench:instructions --smoke: instructions per request for this build and a baseline, by function, and no process left',
+  { timeout: 180_000 },
+  async (t) => {
+    const { code, stdout, stderr, output } = await runScript(INSTRUCTIONS_ENTRY, ['--smoke', '--baseline', CHECKOUT], 150_000);
+    if (code === 3) {
+      t.skip(`nginx or valgrind unavailable and not installable here: ${stderr.trim()}`);
+      return;
+    }
+    assert.equal(code, 0, `instructions exited ${code}${output}`);
+    const line = stdout.split('\n').find((l) => l.startsWith('BENCH_INSTRUCTIONS '));
+    assert.ok(line, stdout);
+    const builds = JSON.parse(line.slice('BENCH_INSTRUCTIONS '.length)) as { name: string; min: number; rounds: number[] }[];
+    assert.deepEqual(
+      builds.map((b) => b.name),
+      ['fnlb', 'fnlb-base'],
+    );
+    for (const b of builds) {
+      assert.equal(b.rounds.length, 1, b.name);
+      // A small GET takes tens of thousands of instructions once optimized; unwarmed (smoke) a few hundred thousand.
+      assert.ok(b.min > 5_000 && b.min < 5_000_000, `${b.name}: ${b.min} instructions per request`);
+    }
+    assert.match(stdout, /## fnlb: top functions/);
+    assert.match(stdout, /fnlb \/ fnlb-base \(minimums\): \d\.\d{3}/);
+    // The callgrind processes are gone.
+    const left = spawnSync('pgrep', ['-f', 'fnlb-instructions-'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', `processes left: ${left}`);
   },
 );
