@@ -39,6 +39,43 @@ export function hashString(s: string, seed: number): number {
   return fmix32(h);
 }
 
+/** hashString(s, SEED_A) and hashString(s, SEED_B) of the last hashPair(s) call. */
+let pairA = 0;
+let pairB = 0;
+
+/**
+ * hashString of `s` under both seeds in one pass (each block read and mixed once): into pairA and
+ * pairB. Every ranking needs both.
+ */
+function hashPair(s: string): void {
+  const n = s.length;
+  let ha = SEED_A | 0;
+  let hb = SEED_B | 0;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const k = mixK(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+    ha ^= k;
+    ha = (ha << 13) | (ha >>> 19);
+    ha = (Math.imul(ha, 5) + 0xe6546b64) | 0;
+    hb ^= k;
+    hb = (hb << 13) | (hb >>> 19);
+    hb = (Math.imul(hb, 5) + 0xe6546b64) | 0;
+  }
+  if (i < n) {
+    const k = mixK(s.charCodeAt(i));
+    ha ^= k;
+    hb ^= k;
+  }
+  pairA = fmix32(ha ^ (n * 2));
+  pairB = fmix32(hb ^ (n * 2));
+}
+
+/** [hashString(s, SEED_A), hashString(s, SEED_B)] by hashPair: for tests. */
+export function hashBothSeeds(s: string): [number, number] {
+  hashPair(s);
+  return [pairA, pairB];
+}
+
 function mixK(k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
@@ -111,8 +148,9 @@ class NodeTable {
  * Array#sort or a plain insertion sort at 100 nodes, with no comparator closure.
  */
 function rankWith(t: NodeTable, key: string): void {
-  const ka = hashString(key, SEED_A);
-  const kb = hashString(key, SEED_B);
+  hashPair(key);
+  const ka = pairA;
+  const kb = pairB;
   const { ids, scores, bucket, starts, order } = t;
   const n = ids.length;
   if (n <= SMALL) {

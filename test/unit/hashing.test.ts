@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { hashString, rankNodes, Ranking, type WeightedNode } from '../../src/hashing/rendezvous.js';
+import { hashBothSeeds, hashString, rankNodes, Ranking, type WeightedNode } from '../../src/hashing/rendezvous.js';
 import { GenerationalCache } from '../../src/hashing/generational-cache.js';
 import { functionKey, headerKey } from '../../src/hashing/routing-key.js';
 
@@ -33,6 +33,15 @@ describe('hashString', () => {
     assert.equal(hashString('abc', 1), 2934356416);
     assert.equal(hashString('héllo wörld', 0x9e3779b9), 3206296295);
     assert.equal(hashString('\u{1F600}', 42), 905716006);
+  });
+
+  it('one pass for both ranking seeds equals two passes (any string, odd and even lengths)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+        assert.deepEqual(hashBothSeeds(s), [hashString(s, 0x9e3779b9), hashString(s, 0x85ebca77)]);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('is an unsigned 32-bit integer and depends on the seed', () => {
