@@ -411,7 +411,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.closeAfter = closeAfter;
     const extra = closeAfter ? 'Connection: close\r\n' : head.version === 10 ? 'Connection: keep-alive\r\n' : '';
     this.responseStarted = true;
-    // The head goes out with the first body bytes (see write), so a small response is one syscall.
+    // The head goes out with the first body bytes (see sendWithHead), so a small response is one syscall.
     const end = res.headEnd;
     if (responseHeadUnchanged(res, extra)) {
       this.headOut = buf;

@@ -165,6 +165,9 @@ export class ResponseFramer {
 
   private finish(overran: boolean): void {
     this.done = true;
-    this.sink!.onResponseEnd(overran);
+    // Let go of the sink: the framer stays with its connection in the pool, the exchange need not.
+    const sink = this.sink!;
+    this.sink = null;
+    sink.onResponseEnd(overran);
   }
 }
