@@ -78,6 +78,10 @@ export class ClientConnection implements ClientSide, TcpSocketEvents, RequestSin
     return this.socket.send(data);
   }
 
+  sendOwned(data: Buffer): boolean {
+    return this.socket.sendOwned(data);
+  }
+
   /** Two buffers in one writev (a head and a large body: cheaper than copying the body behind the head). */
   sendPair(first: Buffer, second: Buffer): boolean {
     PAIR[0] = first;

@@ -55,6 +55,8 @@ export interface ClientSide {
    * once is copied. False when its buffer is full (the exchange then hears onClientDrain).
    */
   send(data: Buffer): boolean;
+  /** As send, for bytes the exchange made (never the read arena): skips the check. */
+  sendOwned(data: Buffer): boolean;
   /** Two buffers in one writev; as send. */
   sendPair(first: Buffer, second: Buffer): boolean;
   /** Stop reading the client (its body waits for the node) until resumeForNode. */
@@ -340,10 +342,10 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.requestSent = true;
     const body = this.body;
     if (body === null || body.length === 0) {
-      conn.send(head);
+      conn.sendOwned(head);
     } else if (this.bodyBytes <= COPY_WITH_HEAD) {
       body.unshift(head);
-      conn.send(Buffer.concat(body, head.length + this.bodyBytes));
+      conn.sendOwned(Buffer.concat(body, head.length + this.bodyBytes));
       body.shift();
     } else {
       body.unshift(head);
@@ -446,7 +448,9 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     if (head !== null) {
       this.headOut = null;
       this.bytesOut += this.headLength;
-      this.sendToClient(this.headLength === head.length ? head : head.subarray(0, this.headLength));
+      const bytes = this.headLength === head.length ? head : head.subarray(0, this.headLength);
+      if (this.headIsNodes) this.sendToClient(bytes);
+      else this.sendOwnedToClient(bytes);
     }
   }
 
@@ -465,18 +469,23 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     } else if (end - start <= head.length - headLength) {
       // A rebuilt head has room behind it for the body: one copy.
       copyRange(buf, start, end, head, headLength);
-      this.sendToClient(total === head.length ? head : head.subarray(0, total));
+      this.sendOwnedToClient(total === head.length ? head : head.subarray(0, total));
       return;
     }
     const headOnly = headLength === head.length ? head : head.subarray(0, headLength);
     const body = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
-    if (end - start <= COPY_WITH_HEAD) this.sendToClient(Buffer.concat([headOnly, body], total));
+    if (end - start <= COPY_WITH_HEAD) this.sendOwnedToClient(Buffer.concat([headOnly, body], total));
     // Larger bodies: two buffers in one writev rather than copying the body behind the head.
     else if (!this.side.sendPair(headOnly, body) && this.conn !== null) this.conn.pauseForClient();
   }
 
   private sendToClient(data: Buffer): void {
     if (!this.side.send(data) && this.conn !== null) this.conn.pauseForClient();
+  }
+
+  /** As sendToClient, for bytes made here (a rebuilt head, a copy): never the read arena. */
+  private sendOwnedToClient(data: Buffer): void {
+    if (!this.side.sendOwned(data) && this.conn !== null) this.conn.pauseForClient();
   }
 
   /** The client drained its write buffer: let the node's bytes flow again. */

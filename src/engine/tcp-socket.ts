@@ -34,6 +34,8 @@ export interface TcpSocket {
   start(events: TcpSocketEvents): void;
   /** Sends bytes (may be a view of the read arena); false when the caller should wait for onDrain. */
   send(data: Buffer): boolean;
+  /** As send, for bytes the caller made (never the read arena): they may wait in the queue as they are. */
+  sendOwned(data: Buffer): boolean;
   /** Several buffers in one writev; as send. */
   sendAll(parts: readonly Buffer[]): boolean;
   pause(): void;
@@ -291,6 +293,11 @@ class RawTcpSocket implements TcpSocket {
     this.events?.onConnect?.();
   }
 
+  sendOwned(data: Buffer): boolean {
+    if (this.closed || this.ending) return true; // as a write after destroy or end: dropped
+    return this.write(data, null);
+  }
+
   send(data: Buffer): boolean {
     if (this.closed || this.ending) return true; // as a write after destroy or end: dropped
     if (!inReadArena(data)) return this.write(data, null);
@@ -520,6 +527,10 @@ export class NetTcpSocket implements TcpSocket {
   }
 
   send(data: Buffer): boolean {
+    return sendNow(this.socket, data);
+  }
+
+  sendOwned(data: Buffer): boolean {
     return sendNow(this.socket, data);
   }
 

@@ -113,6 +113,11 @@ export class UpstreamConn implements Timed, TcpSocketEvents {
     return this.socket.send(data);
   }
 
+  /** As send, for bytes the owner made (never the read arena). */
+  sendOwned(data: Buffer): boolean {
+    return this.socket.sendOwned(data);
+  }
+
   /** Several buffers in one writev; as send. */
   sendAll(parts: readonly Buffer[]): boolean {
     return this.socket.sendAll(parts);
