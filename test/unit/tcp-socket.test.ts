@@ -111,11 +111,14 @@ describe('raw TCP socket, accepted', () => {
       const expectedView = Buffer.from(view);
       c.raw.send(view);
       READ_ARENA.fill(0, 0, 4096);
+      // The caller's own bytes queue as they are, behind the rest.
+      const own = pattern(50_000, 6);
+      c.raw.sendOwned(own);
       const all = readAll(c.client);
       c.client.resume();
       await c.events.wait('drain');
       c.raw.end();
-      assert.deepEqual(await all, Buffer.concat([big, ...parts, expectedView]));
+      assert.deepEqual(await all, Buffer.concat([big, ...parts, expectedView, own]));
     } finally {
       c.close();
     }
