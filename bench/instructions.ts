@@ -13,19 +13,18 @@
  * include an optimizing compile; the minimum over rounds is the figure to compare. The last round is
  * broken down by function: JavaScript functions are named from V8's --perf-basic-prof map.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { backendsConf, which } from '../harness/peers.js';
-import { freePorts, FNLB_ENTRY, HOST } from '../harness/processes.js';
+import { freePorts, FNLB_ENTRY, HOST, runMain, scratch, start, waitReady, type Proc } from '../harness/processes.js';
 import { baselineEntry, LOAD_CPU } from './lib/cluster.js';
 import { exactLoad } from './lib/exact-load.js';
 import { ensureTools, ToolsMissing } from './lib/tools.js';
 
 const PROXY_CPU = '1';
+const log = (line: string): void => console.error(`instructions: ${line}`);
 const CONNECTIONS = 50;
 
 interface Build {
@@ -34,7 +33,7 @@ interface Build {
   /** Flags of ours this build does not know (an older baseline): left out. */
   readonly unknownFlags: ReadonlySet<string>;
   readonly port: number;
-  proc?: ChildProcess;
+  proc?: Proc;
   readonly perRound: number[];
   top: Array<{ name: string; perRequest: number }>;
 }
@@ -57,26 +56,10 @@ function ensureValgrind(): void {
   if (which('valgrind') && which('callgrind_annotate') && which('callgrind_control')) return;
   if (process.getuid?.() !== 0 || !which('apt-get'))
     throw new ToolsMissing('valgrind is missing and cannot be installed (needs root and apt-get)');
-  console.error('instructions: installing valgrind with apt-get');
+  log('installing valgrind with apt-get');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
   execFileSync('apt-get', ['install', '-y', '-qq', 'valgrind'], { stdio: 'ignore', env });
-}
-
-async function waitListening(port: number, proc: ChildProcess, seconds: number): Promise<void> {
-  for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline;) {
-    if (proc.exitCode !== null) throw new Error(`process on :${port} exited (${proc.exitCode})`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, HOST, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`nothing listening on :${port} after ${seconds} s`);
 }
 
 /** Counts instructions of `build` for exactly `requests` requests; returns the callgrind dump's path. */
@@ -140,7 +123,7 @@ function topFunctions(dump: string, pid: number, requests: number, count: number
     .map(([name, ir]) => ({ name: name.replace(/file:\/\/\S*\/dist\//, ''), perRequest: ir / requests }));
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -169,43 +152,40 @@ async function main(): Promise<void> {
 
   let tools;
   try {
-    tools = ensureTools((s) => console.error(`instructions: ${s}`));
+    tools = ensureTools(log);
     ensureValgrind();
   } catch (err) {
     if (err instanceof ToolsMissing) {
-      console.error(`instructions: ${err.message}`);
-      process.exit(3);
+      log(err.message);
+      return 3;
     }
     throw err;
   }
 
-  const dir = mkdtempSync(join(os.tmpdir(), 'fnlb-instructions-'));
-  for (const d of ['www', 'backends-tmp']) mkdirSync(join(dir, d), { mode: 0o755 });
   const ports = await freePorts(5);
   const backends = ports.slice(0, 3);
-  writeFileSync(join(dir, 'backends.conf'), backendsConf(dir, backends));
-  const nginx = spawn(
-    tools.taskset,
-    ['-c', LOAD_CPU, tools.nginx, '-p', `${dir}/`, '-e', join(dir, 'backends-error.log'), '-c', join(dir, 'backends.conf')],
-    {
-      stdio: 'ignore',
-    },
-  );
   const builds: Build[] = [{ name: 'fnlb', entry: FNLB_ENTRY, unknownFlags: new Set(), port: ports[3]!, perRound: [], top: [] }];
   if (values.baseline !== undefined) {
     const { entry, unknownFlags } = baselineEntry(values.baseline);
     builds.push({ name: 'fnlb-base', entry, unknownFlags, port: ports[4]!, perRound: [], top: [] });
   }
-  const cleanup = (): void => {
-    for (const b of builds) b.proc?.kill('SIGKILL');
-    nginx.kill('SIGTERM');
-  };
-  process.on('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  const { dir, stop } = scratch('fnlb-instructions-', log);
   try {
-    for (const port of backends) await waitListening(port, nginx, 15);
+    for (const d of ['www', 'backends-tmp']) mkdirSync(join(dir, d), { mode: 0o755 });
+    writeFileSync(join(dir, 'backends.conf'), backendsConf(dir, backends));
+    const nginxArgs = [
+      '-c',
+      LOAD_CPU,
+      tools.nginx,
+      '-p',
+      `${dir}/`,
+      '-e',
+      join(dir, 'backends-error.log'),
+      '-c',
+      join(dir, 'backends.conf'),
+    ];
+    const nginx = start('backends', tools.taskset, nginxArgs);
+    for (const port of backends) await waitReady(nginx, port);
     const nodes = backends.map((p) => `${HOST}:${p}`).join(',');
     for (const b of builds) {
       const args = [
@@ -215,9 +195,10 @@ async function main(): Promise<void> {
         // On, as by default and in npm run bench (its counters are part of the work), on any free port.
         ...(b.unknownFlags.has('--admin-listen') ? [] : ['--admin-listen', `${HOST}:0`]),
       ];
-      b.proc = spawn(tools.taskset, args, { stdio: 'ignore' });
+      // taskset execs valgrind, which runs node in its own process: one pid throughout.
+      b.proc = start(b.name, tools.taskset, args);
     }
-    for (const b of builds) await waitListening(b.port, b.proc!, 180);
+    for (const b of builds) await waitReady(b.proc!, b.port, 180_000);
     for (const b of builds) if (warmup > 0) await exactLoad(b.port, warmup, CONNECTIONS, 7);
     for (let round = 0; round < rounds; round++) {
       // Builds take turns, in reverse order every other round.
@@ -225,15 +206,14 @@ async function main(): Promise<void> {
       for (const b of order) {
         const { total, dump } = await countRound(b, dir, requests, round + 1);
         b.perRound.push(total);
-        console.error(`instructions: round ${round + 1}: ${b.name}: ${Math.round(total)} per request`);
-        if (round === rounds - 1 && top > 0) b.top = topFunctions(dump, b.proc!.pid!, requests, top);
+        log(`round ${round + 1}: ${b.name}: ${Math.round(total)} per request`);
+        if (round === rounds - 1 && top > 0) b.top = topFunctions(dump, b.proc!.pid, requests, top);
         rmSync(dump);
       }
     }
   } finally {
-    cleanup();
-    for (const b of builds) if (b.proc?.pid !== undefined) rmSync(`/tmp/perf-${b.proc.pid}.map`, { force: true });
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
+    for (const b of builds) if (b.proc !== undefined) rmSync(`/tmp/perf-${b.proc.pid}.map`, { force: true });
   }
 
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -251,6 +231,7 @@ async function main(): Promise<void> {
     for (const f of b.top) console.log(`${fmt(f.perRequest).padStart(8)}  ${f.name}`);
   }
   console.log(`\nBENCH_INSTRUCTIONS ${JSON.stringify(builds.map((b) => ({ name: b.name, min: min(b), rounds: b.perRound })))}`);
+  return 0;
 }
 
-await main();
+runMain(main, log);

@@ -683,11 +683,14 @@ function statusOf(port: number, path: string): Promise<number> {
   });
 }
 
-/** Waits until `port` answers 200 on /version and on a function path (i.e. a proxy routes end to end). */
-export async function waitReady(p: Proc, port: number): Promise<void> {
+/**
+ * Waits until `port` answers 200 on /version and on a function path (i.e. a proxy routes end to end),
+ * for at most `limitMs` (a process under valgrind takes much longer to start).
+ */
+export async function waitReady(p: Proc, port: number, limitMs = 15_000): Promise<void> {
   let exited = false;
   void p.exited.then(() => (exited = true));
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline && !exited;) {
+  for (const deadline = Date.now() + limitMs; Date.now() < deadline && !exited;) {
     if ((await statusOf(port, '/version')) === 200 && (await statusOf(port, '/r/app/ready')) === 200) return;
     await sleep(100);
   }
