@@ -82,6 +82,11 @@ const FAILURE_REASON: Readonly<Record<Failure, string>> = {
   'not-executed': 'not executed',
 };
 
+/** buf[start, end): `buf` itself when that is all of it (a view is a typed array to build, and a `.buffer` read). */
+function part(buf: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+}
+
 /** What upstreamRequestHead needs besides the head: one object, filled for each send (read during the call only). */
 const FORWARD: ForwardContext = { basePath: '', nodeAuthority: '', clientIp: '', forwardedFields: '', requestIdField: '' };
 
@@ -177,7 +182,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   ) {
     this.startedAt = ctx.dispatcher.timesRequests ? performance.now() : 0;
     // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
-    this.headBuf = owned(head.headEnd === headBuf.length ? headBuf : headBuf.subarray(0, head.headEnd));
+    this.headBuf = owned(part(headBuf, 0, head.headEnd));
     this.ranking = ctx.dispatcher.ranking(head);
     ctx.budget.request(ctx.deadlines.now);
     this.bytesIn = head.headEnd;
@@ -436,7 +441,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
       return;
     }
     this.bytesOut += end - start;
-    this.sendToClient(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    this.sendToClient(part(buf, start, end));
   }
 
   onResponseEnd(overran: boolean): void {
@@ -448,7 +453,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     if (head !== null) {
       this.headOut = null;
       this.bytesOut += this.headLength;
-      const bytes = this.headLength === head.length ? head : head.subarray(0, this.headLength);
+      const bytes = part(head, 0, this.headLength);
       if (this.headIsNodes) this.sendToClient(bytes);
       else this.sendOwnedToClient(bytes);
     }
@@ -463,17 +468,17 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     if (this.headIsNodes) {
       if (buf === head && start === headLength) {
         // The node's head, unchanged, and the body right behind it in the same read: one slice.
-        this.sendToClient(total === buf.length ? buf : buf.subarray(0, total));
+        this.sendToClient(part(buf, 0, total));
         return;
       }
     } else if (end - start <= head.length - headLength) {
       // A rebuilt head has room behind it for the body: one copy.
       copyRange(buf, start, end, head, headLength);
-      this.sendOwnedToClient(total === head.length ? head : head.subarray(0, total));
+      this.sendOwnedToClient(part(head, 0, total));
       return;
     }
-    const headOnly = headLength === head.length ? head : head.subarray(0, headLength);
-    const body = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    const headOnly = part(head, 0, headLength);
+    const body = part(buf, start, end);
     if (end - start <= COPY_WITH_HEAD) this.sendOwnedToClient(Buffer.concat([headOnly, body], total));
     // Larger bodies: two buffers in one writev rather than copying the body behind the head.
     else if (!this.side.sendPair(headOnly, body) && this.conn !== null) this.conn.pauseForClient();

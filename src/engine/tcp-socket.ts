@@ -531,7 +531,7 @@ export class NetTcpSocket implements TcpSocket {
   }
 
   sendOwned(data: Buffer): boolean {
-    return sendNow(this.socket, data);
+    return this.send(data); // the net path looks at the arena only for what the kernel leaves: nothing to skip
   }
 
   sendAll(parts: readonly Buffer[]): boolean {

@@ -573,6 +573,15 @@ const cutsOf = (len: number) =>
   fc.array(fc.nat({ max: Math.max(0, len) }), { maxLength: 12 }).map((a) => [...new Set(a)].sort((x, y) => x - y));
 
 describe('request head properties', () => {
+  it('many kept lines between dropped ones: every range kept, in order, twice in a row (the shared scratch list grows)', () => {
+    const lines = Array.from({ length: 60 }, (_, i) => `X-K${i}: ${i}\r\nKeep-Alive: ${i}\r\n`).join('');
+    for (let round = 0; round < 2; round++) {
+      const { buf, head } = parse(`GET / HTTP/1.1\r\nHost: a\r\n${lines}\r\n`);
+      assert.equal(head.keep.length, 2 * 60, 'one range per kept line (the Host line joins the first)');
+      assert.equal(keptText(buf, head.keep), `Host: a\r\n${Array.from({ length: 60 }, (_, i) => `X-K${i}: ${i}\r\n`).join('')}`);
+    }
+  });
+
   it('fieldContentEnd stops exactly where the FIELD_VALUE table says, for every byte value', () => {
     for (let c = 0; c < 256; c++) {
       const buf = Buffer.from([0x61, c, 0x0d, 0x0a]);

@@ -34,11 +34,19 @@ export function scanFieldLine(buf: Buffer, start: number, status: number): void 
   field.next = i + 2;
 }
 
-/** Appends the line [start, end) to a list of kept ranges, merging with the previous range when adjacent. */
-export function keepLine(keep: number[], start: number, end: number): void {
-  const n = keep.length;
-  if (n > 0 && keep[n - 1] === start) keep[n - 1] = end;
-  else keep.push(start, end);
+/**
+ * Appends the line [start, end) to the kept ranges, the first `n` numbers of `ranges` ([start, end)
+ * pairs), merging it with the last range when adjacent; returns the new count. Writing at index `n`
+ * appends when the list is no longer, so a scratch list grows as needed and is never cut.
+ */
+export function keepLine(ranges: number[], n: number, start: number, end: number): number {
+  if (n > 0 && ranges[n - 1] === start) {
+    ranges[n - 1] = end;
+    return n;
+  }
+  ranges[n] = start;
+  ranges[n + 1] = end;
+  return n + 2;
 }
 
 /** What a head parser does with each field line (requests and responses differ only here). */
@@ -55,7 +63,7 @@ export interface FieldVisitor {
  * The kept ranges of the head being read (heads are read one at a time, synchronously), copied out at
  * their exact size: a list pushed to from [] reserves 17 slots (~150 bytes per head, per request).
  */
-let ranges: number[] = new Array<number>(64).fill(0);
+const ranges: number[] = new Array<number>(64).fill(0);
 
 /**
  * Reads the field lines of a head, buf[start, headEnd) where headEnd is just past the final empty
@@ -71,15 +79,8 @@ export function readFields(buf: Buffer, start: number, headEnd: number, status: 
     scanFieldLine(buf, i, status);
     const nameEnd = field.nameEnd;
     i = field.next;
-    if (!visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i)) continue;
-    if (n > 0 && ranges[n - 1] === lineStart) {
-      ranges[n - 1] = i;
-    } else {
-      if (n + 2 > ranges.length) ranges = ranges.concat(ranges);
-      ranges[n] = lineStart;
-      ranges[n + 1] = i;
-      n += 2;
-    }
+    if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i))
+      n = keepLine(ranges, n, lineStart, i);
   }
   return ranges.slice(0, n);
 }

@@ -13,6 +13,7 @@ const PROTECTED = new Set(['content-length', 'transfer-encoding', 'host']);
  */
 export function withoutListedHeaders(buf: Buffer, keep: number[], names: string[]): number[] {
   const kept: number[] = [];
+  let n = 0;
   for (let p = 0; p < keep.length; p += 2) {
     let s = keep[p];
     const e = keep[p + 1];
@@ -20,7 +21,7 @@ export function withoutListedHeaders(buf: Buffer, keep: number[], names: string[
       const lineEnd = buf.indexOf(LF, s) + 1;
       const name = buf.toString('latin1', s, buf.indexOf(COLON, s)).toLowerCase();
       if (!names.includes(name) || PROTECTED.has(name)) {
-        keepLine(kept, s, lineEnd);
+        n = keepLine(kept, n, s, lineEnd);
       }
       s = lineEnd;
     }

@@ -335,13 +335,7 @@ const KNOWN_TOKENS: readonly { name: string; bytes: Uint8Array; alone: readonly 
 
 /** Index in KNOWN_TOKENS of buf[s, e) lower-cased, or -1. */
 function knownToken(buf: Uint8Array, s: number, e: number): number {
-  for (let i = 0; i < KNOWN_TOKENS.length; i++) {
-    const bytes = KNOWN_TOKENS[i]!.bytes;
-    if (bytes.length !== e - s) continue;
-    let j = 0;
-    while (j < bytes.length && LOWER[buf[s + j]!] === bytes[j]) j++;
-    if (j === bytes.length) return i;
-  }
+  for (let i = 0; i < KNOWN_TOKENS.length; i++) if (equalsLower(buf, s, e, KNOWN_TOKENS[i]!.bytes)) return i;
   return -1;
 }
 
