@@ -13,16 +13,28 @@ import fc from 'fast-check';
 
 import { findHeadEnd } from '../../src/engine/http1/head-scan.js';
 import { FIELD_VALUE, fieldContentEnd } from '../../src/engine/http1/chars.js';
-import { parseRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
+import { parseRequestHead, readRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
+import { checkOnePass as checkBothWays } from '../../harness/one-pass.js';
 import { upstreamRequestHead } from '../../src/engine/http1/rewrite.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 const HASH = latin1('x-fn-id');
 
+/** The one-pass read agrees with the long way (harness/one-pass.ts): every head the tests below parse goes through it. */
+function checkOnePass(buf: Buffer, hashHeader: Uint8Array | undefined): void {
+  const opts = { hashHeader };
+  checkBothWays(
+    buf,
+    (end) => parseRequestHead(buf, end, opts),
+    (limit) => readRequestHead(buf, limit, opts),
+  );
+}
+
 /** Finds the head end and parses it the way ClientConnection does. */
 function parse(text: string | Buffer, hashHeader: Uint8Array | null = HASH): { buf: Buffer; head: RequestHead } {
   const buf = typeof text === 'string' ? latin1(text) : text;
+  checkOnePass(buf, hashHeader ?? undefined);
   const end = findHeadEnd(buf, 0);
   assert.notEqual(end, -1, `no head end in ${JSON.stringify(buf.toString('latin1'))}`);
   return { buf, head: parseRequestHead(buf, end, { hashHeader: hashHeader ?? undefined }) };
@@ -38,6 +50,7 @@ function keptText(buf: Buffer, keep: number[]): string {
 /** What the parse throws, as "status" (or "ok" / "incomplete"). */
 function outcome(text: string | Buffer): string {
   const buf = typeof text === 'string' ? latin1(text) : text;
+  checkOnePass(buf, HASH);
   try {
     const end = findHeadEnd(buf, 0);
     if (end === -1) return 'incomplete';
@@ -51,6 +64,7 @@ function outcome(text: string | Buffer): string {
 
 function assertRejects(text: string | Buffer, status: number, why: string): void {
   const buf = typeof text === 'string' ? latin1(text) : text;
+  checkOnePass(buf, HASH);
   assert.throws(
     () => {
       const end = findHeadEnd(buf, 0);
@@ -573,6 +587,25 @@ const cutsOf = (len: number) =>
   fc.array(fc.nat({ max: Math.max(0, len) }), { maxLength: 12 }).map((a) => [...new Set(a)].sort((x, y) => x - y));
 
 describe('request head properties', () => {
+  it('readRequestHead within every limit: null before the head ends (never an error), the full parse from there on', () => {
+    fc.assert(
+      fc.property(request, (g) => {
+        const buf = latin1(g.text);
+        const opts = { hashHeader: HASH };
+        const whole = parseRequestHead(buf, g.head.length, opts);
+        for (let limit = 0; limit <= buf.length; limit++) {
+          const read = readRequestHead(buf, limit, opts);
+          if (limit < g.head.length) assert.equal(read, null, `limit ${limit}`);
+          else assert.deepEqual(read, whole, `limit ${limit}`);
+        }
+        // A view cut at the limit reads alike: nothing is read past `limit`.
+        const cut = Buffer.from(buf.subarray(0, g.head.length));
+        assert.deepEqual(readRequestHead(cut, cut.length, opts), whole);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('many kept lines between dropped ones: every range kept, in order, twice in a row (the shared scratch list grows)', () => {
     const lines = Array.from({ length: 60 }, (_, i) => `X-K${i}: ${i}\r\nKeep-Alive: ${i}\r\n`).join('');
     for (let round = 0; round < 2; round++) {
@@ -585,9 +618,10 @@ describe('request head properties', () => {
   it('fieldContentEnd stops exactly where the FIELD_VALUE table says, for every byte value', () => {
     for (let c = 0; c < 256; c++) {
       const buf = Buffer.from([0x61, c, 0x0d, 0x0a]);
-      assert.equal(fieldContentEnd(buf, 0), FIELD_VALUE[c] === 1 ? 2 : 1, `byte 0x${c.toString(16)}`);
+      assert.equal(fieldContentEnd(buf, 0, buf.length), FIELD_VALUE[c] === 1 ? 2 : 1, `byte 0x${c.toString(16)}`);
     }
-    assert.equal(fieldContentEnd(Buffer.from('abc'), 0), 3, 'stops at the end of the buffer');
+    assert.equal(fieldContentEnd(Buffer.from('abc'), 0, 3), 3, 'stops at the end of the buffer');
+    assert.equal(fieldContentEnd(Buffer.from('abcdef'), 1, 4), 4, 'and at the limit');
   });
 
   it('findHeadEnd byte by byte (growing buffer, scanFrom = previous length) finds the one-shot end; the parse is identical', () => {

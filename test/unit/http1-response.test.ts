@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 import { findHeadEnd } from '../../src/engine/http1/head-scan.js';
-import { BodyKind, parseResponseHead, type ResponseHead } from '../../src/engine/http1/response-head.js';
+import { BodyKind, parseResponseHead, readResponseHead, type ResponseHead } from '../../src/engine/http1/response-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
+import { checkOnePass as checkBothWays } from '../../harness/one-pass.js';
 import { clientResponseHead } from '../../src/engine/http1/rewrite.js';
 
 /** A buffer of its own (not a slice of Node's shared pool), so identity checks mean something. */
@@ -22,8 +23,18 @@ function own(s: string): Buffer {
   return b;
 }
 
+/** The one-pass read agrees with the long way (harness/one-pass.ts): every head the tests below parse goes through it. */
+function checkOnePass(buf: Buffer, isHead: boolean): void {
+  checkBothWays(
+    buf,
+    (end) => parseResponseHead(buf, end, isHead),
+    (limit) => readResponseHead(buf, limit, isHead, undefined, false),
+  );
+}
+
 function parse(text: string, isHead = false): { buf: Buffer; res: ResponseHead } {
   const buf = own(text);
+  checkOnePass(buf, isHead);
   const end = findHeadEnd(buf, 0);
   assert.notEqual(end, -1, 'no head end');
   return { buf, res: parseResponseHead(buf, end, isHead) };
@@ -37,6 +48,7 @@ function keptText(buf: Buffer, keep: number[]): string {
 
 function assert502(text: string, why: string): void {
   const buf = own(text);
+  checkOnePass(buf, false);
   assert.throws(
     () => parseResponseHead(buf, findHeadEnd(buf, 0), false),
     (err: unknown) => {
@@ -332,6 +344,36 @@ describe('parseResponseHead: forwarded fields', () => {
         assert.equal(out.toString('latin1'), `HTTP/1.1 200 OK\r\n${keptText(buf, res.keep)}\r\n`);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('readResponseHead within a limit', () => {
+  it('null before the head ends (never an error), the full parse from there on, whatever follows the head', () => {
+    const name = fc
+      .stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,9}$/)
+      .filter((n) => !/^(content-length|transfer-encoding|connection|keep-alive|upgrade|trailer|te|proxy-connection)$/i.test(n));
+    const line = fc
+      .tuple(name, fc.stringMatching(/^[ -~]{0,12}$/), fc.constantFrom('', ' ', '\t'))
+      .map(([n, v, ows]) => `${n}:${ows}${v.trim()}${ows}\r\n`);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('HTTP/1.1 200 OK', 'HTTP/1.0 404 Not Found', 'HTTP/1.1 204', 'HTTP/1.1 503 '),
+        fc.array(fc.oneof(line, fc.constantFrom('Connection: keep-alive\r\n', 'Content-Length: 2\r\n')), { maxLength: 8 }),
+        fc.constantFrom('', 'ok', 'HTTP/1.1 200 OK\r\n\r\n', '\r\n\r\n'),
+        (statusLine, lines, after) => {
+          fc.pre(lines.filter((l) => l.startsWith('Content-Length')).length < 2);
+          const head = `${statusLine}\r\n${lines.join('')}\r\n`;
+          const buf = own(head + after);
+          const whole = parseResponseHead(buf, head.length, false);
+          for (let limit = 0; limit <= buf.length; limit++) {
+            const read = readResponseHead(buf, limit, false, undefined, false);
+            if (limit < head.length) assert.equal(read, null, `limit ${limit}`);
+            else assert.deepEqual(read, whole, `limit ${limit}`);
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

@@ -8,30 +8,39 @@ export const field = { nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
 /**
  * Scans one `name: value CRLF` line starting at `start` (RFC 9112 §5): a token name right before the
  * colon (no whitespace), OWS around the value, no obs-fold, no control characters, CR only before LF.
- * `status` is the answer for a bad line: 400 for clients, 502 for nodes.
+ * Reads buf[start, limit) only; false when the line (with the first byte of the next, which must not
+ * fold it) does not end before `limit`. `status` is the answer for a bad line: 400 for clients, 502 for
+ * nodes. The caller makes sure start < limit.
  */
-export function scanFieldLine(buf: Buffer, start: number, status: number): void {
+export function scanFieldLine(buf: Buffer, start: number, limit: number, status: number): boolean {
   let i = start;
-  let c = buf[i];
+  let c = buf[i]!;
   if (c === SP || c === HTAB) throw new FramingError(status, 'obsolete line folding');
   // tchar: letters and '-' (nearly every name byte) by comparison, the rest by the table.
-  while (((c! | 0x20) - 0x61) >>> 0 < 26 || c === 0x2d || (c! < 256 && TOKEN[c!] === 1)) c = buf[++i];
+  while (((c | 0x20) - 0x61) >>> 0 < 26 || c === 0x2d || TOKEN[c] === 1) {
+    if (++i === limit) return false;
+    c = buf[i]!;
+  }
   const nameEnd = i;
   if (nameEnd === start || c !== COLON) throw new FramingError(status, 'malformed header field');
-  c = buf[++i];
-  while (c === SP || c === HTAB) c = buf[++i];
+  do {
+    if (++i === limit) return false;
+    c = buf[i]!;
+  } while (c === SP || c === HTAB);
   const valueStart = i;
-  i = fieldContentEnd(buf, i);
+  i = fieldContentEnd(buf, i, limit);
+  if (i + 2 >= limit) return false;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(status, 'invalid character in header field');
   // A folded continuation on the next line belongs to this value: refuse it before the value is judged.
-  c = buf[i + 2];
+  c = buf[i + 2]!;
   if (c === SP || c === HTAB) throw new FramingError(status, 'obsolete line folding');
   let valueEnd = i;
-  while (valueEnd > valueStart && ((c = buf[valueEnd - 1]) === SP || c === HTAB)) valueEnd--;
+  while (valueEnd > valueStart && ((c = buf[valueEnd - 1]!) === SP || c === HTAB)) valueEnd--;
   field.nameEnd = nameEnd;
   field.valueStart = valueStart;
   field.valueEnd = valueEnd;
   field.next = i + 2;
+  return true;
 }
 
 /**
@@ -66,21 +75,27 @@ export interface FieldVisitor {
 const ranges: number[] = new Array<number>(64).fill(0);
 
 /**
- * Reads the field lines of a head, buf[start, headEnd) where headEnd is just past the final empty
- * line: each is validated (scanFieldLine, `status` for a bad one), classified and shown to `visitor`.
- * Returns the lines the visitor forwards, as [start, end) pairs (adjacent lines merged).
+ * Reads the field lines of a head from `start` up to its final empty line, reading buf[start, limit)
+ * only: each is validated (scanFieldLine, `status` for a bad one), classified and shown to `visitor`.
+ * Returns the lines the visitor forwards, as [start, end) pairs (adjacent lines merged), with the head's
+ * end (just past the empty line) in `field.next`; null when the empty line is not within `limit`
+ * (what the visitor saw is then to be thrown away). A throw means the head is bad, or may still turn
+ * out to be (bytes not yet received could make it another error): a caller that does not know the
+ * head is complete asks findHeadEnd first.
  */
-export function readFields(buf: Buffer, start: number, headEnd: number, status: number, visitor: FieldVisitor): number[] {
-  const end = headEnd - 2;
+export function readFields(buf: Buffer, start: number, limit: number, status: number, visitor: FieldVisitor): number[] | null {
   let n = 0;
   let i = start;
-  while (i < end) {
+  for (;;) {
+    if (i + 1 >= limit) return null;
+    if (buf[i] === CR && buf[i + 1] === LF) break;
     const lineStart = i;
-    scanFieldLine(buf, i, status);
+    if (!scanFieldLine(buf, i, limit, status)) return null;
     const nameEnd = field.nameEnd;
     i = field.next;
     if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, field.valueStart, field.valueEnd, i))
       n = keepLine(ranges, n, lineStart, i);
   }
+  field.next = i + 2;
   return ranges.slice(0, n);
 }

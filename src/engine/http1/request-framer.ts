@@ -2,7 +2,7 @@ import { owned } from '../read-arena.js';
 import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
 import { emptyLinesToSkip, findHeadEnd, headTooLarge } from './head-scan.js';
-import { parseRequestHead, type RequestHead, type RequestHeadOptions } from './request-head.js';
+import { parseRequestHead, readRequestHead, type RequestHead, type RequestHeadOptions } from './request-head.js';
 import { Buffer } from 'node:buffer';
 
 /** What a request stream framer reports, in stream order. Buffers are valid only during the call. */
@@ -127,21 +127,32 @@ export class RequestFramer {
       buf = this.pending = buf.subarray(2 * lines);
     }
     const max = this.maxHeaderSize;
-    let end: number;
-    let head: RequestHead;
-    try {
-      end = findHeadEnd(buf, this.scanned);
-      if (end === -1) {
-        if (buf.length > max) throw headTooLarge(buf, max);
-        this.scanned = buf.length;
+    let head: RequestHead | null = null;
+    // The first look at a head: most came whole in one read, and are parsed in one pass. Anything else
+    // (cut short, too large, refused) takes the long way below, which decides what it is.
+    if (this.scanned === 0) {
+      try {
+        head = readRequestHead(buf, buf.length < max ? buf.length : max, this.headOptions);
+      } catch {
+        head = null;
+      }
+    }
+    if (head === null) {
+      try {
+        const end = findHeadEnd(buf, this.scanned);
+        if (end === -1) {
+          if (buf.length > max) throw headTooLarge(buf, max);
+          this.scanned = buf.length;
+          return false;
+        }
+        if (end > max) throw headTooLarge(buf, max);
+        head = parseRequestHead(buf, end, this.headOptions);
+      } catch (err) {
+        this.fail(err, false, buf);
         return false;
       }
-      if (end > max) throw headTooLarge(buf, max);
-      head = parseRequestHead(buf, end, this.headOptions);
-    } catch (err) {
-      this.fail(err, false, buf);
-      return false;
     }
+    const end = head.headEnd;
     this.pending = end === buf.length ? null : buf.subarray(end);
     this.scanned = 0;
     this.emptyLines = 0;

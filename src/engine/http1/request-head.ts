@@ -1,7 +1,7 @@
 import { CR, HEX, HTAB, LF, LOWER, REG_NAME, SP, TARGET, TOKEN, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
-import { type FieldVisitor, readFields } from './field-line.js';
+import { type FieldVisitor, field, readFields } from './field-line.js';
 import { Known } from './known-fields.js';
 import { Buffer } from 'node:buffer';
 
@@ -64,17 +64,47 @@ export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'
 /** `keep` until the fields are read (never changed: a head's ranges are replaced, not edited). */
 const NO_RANGES: number[] = [];
 
-/** Parses buf[0, headEnd) where headEnd is just past CRLFCRLF (see findHeadEnd). Throws FramingError. */
+/**
+ * Parses the request head buf[0, headEnd) where headEnd is just past its CRLFCRLF (see findHeadEnd).
+ * Throws FramingError.
+ */
 export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHeadOptions): RequestHead {
+  const head = readRequestHead(buf, headEnd, opts);
+  // Only a head cut short can come back null, and findHeadEnd's end is the end of a whole one.
+  if (head === null) throw new FramingError(400, 'malformed request head');
+  return head;
+}
+
+/**
+ * Parses the request head at the start of buf, reading buf[0, limit) only: the head, null when it does
+ * not end within `limit`, or FramingError. One pass over the bytes, so a head that came whole in one
+ * read is parsed without looking for its end first. The error thrown for a head that has not ended
+ * within `limit` need not be the whole head's answer (the framer refuses a bare LF anywhere, and a
+ * head over the size limit, before parsing): a caller that cannot tell takes the long way,
+ * findHeadEnd then parseRequestHead, which decides.
+ */
+export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOptions): RequestHead | null {
   // --- request line: method SP request-target SP HTTP-version CRLF
+  if (limit === 0) return null;
   let i = 0;
-  while (TOKEN[buf[i]] === 1) i++;
-  if (i === 0 || buf[i] !== SP) throw new FramingError(400, 'malformed request line');
+  let c = buf[0]!;
+  while (TOKEN[c] === 1) {
+    if (++i === limit) return null;
+    c = buf[i]!;
+  }
+  if (i === 0 || c !== SP) throw new FramingError(400, 'malformed request line');
   const method = methodName(buf, i);
   const targetStart = ++i;
-  while (TARGET[buf[i]] === 1) i++;
-  if (i === targetStart || buf[i] !== SP) throw new FramingError(400, 'malformed request target');
+  if (i === limit) return null;
+  c = buf[i]!;
+  while (TARGET[c] === 1) {
+    if (++i === limit) return null;
+    c = buf[i]!;
+  }
+  if (i === targetStart || c !== SP) throw new FramingError(400, 'malformed request target');
   const targetEnd = i++;
+  // HTTP-version (8 bytes) and CRLF
+  if (i + 10 > limit) return null;
   const version = parseVersion(buf, i);
   i += 8;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(400, 'malformed request line');
@@ -103,7 +133,7 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
     rewriteLine,
     lineEnd,
     version,
-    headEnd,
+    headEnd: 0,
     contentLength: -1,
     chunked: false,
     keepAlive: version === 11,
@@ -120,7 +150,10 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
   };
   const fields = REQUEST_FIELDS;
   fields.begin(head, authority, opts.hashHeader, opts.requestIdHeader);
-  head.keep = readFields(buf, lineEnd, headEnd, 400, fields);
+  const keep = readFields(buf, lineEnd, limit, 400, fields);
+  if (keep === null) return null;
+  head.keep = keep;
+  head.headEnd = field.next;
 
   if (fields.sawTransferEncoding) {
     if (version === 10) throw new FramingError(400, 'Transfer-Encoding in an HTTP/1.0 request');

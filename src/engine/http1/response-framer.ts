@@ -2,7 +2,7 @@ import { owned } from '../read-arena.js';
 import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
 import { findHeadEnd } from './head-scan.js';
-import { BodyKind, parseResponseHead, type NotExecutedMatch, type ResponseHead } from './response-head.js';
+import { BodyKind, parseResponseHead, readResponseHead, type NotExecutedMatch, type ResponseHead } from './response-head.js';
 import { Buffer } from 'node:buffer';
 
 /** A response head from a node larger than this is refused (502). */
@@ -96,7 +96,8 @@ export class ResponseFramer {
     let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     this.pending = null;
     for (;;) {
-      const end = findHeadEnd(buf, this.scanned);
+      let res = this.scanned === 0 ? this.readWhole(buf) : null;
+      const end = res !== null ? res.headEnd : findHeadEnd(buf, this.scanned);
       if (end === -1) {
         if (buf.length > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
         this.pending = owned(buf);
@@ -104,7 +105,7 @@ export class ResponseFramer {
         return;
       }
       if (end > MAX_RESPONSE_HEAD) throw new FramingError(502, 'response head from node too large');
-      const res = parseResponseHead(buf, end, this.isHeadRequest, this.marker, this.readWait);
+      res ??= parseResponseHead(buf, end, this.isHeadRequest, this.marker, this.readWait);
       this.scanned = 0;
       if (res.status >= 200) {
         this.res = res;
@@ -119,6 +120,25 @@ export class ResponseFramer {
       this.sink!.onInterimHead(res, buf);
       if (end === buf.length) return;
       buf = buf.subarray(end);
+    }
+  }
+
+  /**
+   * The first look at a head: most came whole in one read, and are parsed in one pass. Null for anything
+   * else (cut short, too large, refused), which takes the long way (findHeadEnd, then parseResponseHead
+   * decides what it is).
+   */
+  private readWhole(buf: Buffer): ResponseHead | null {
+    try {
+      return readResponseHead(
+        buf,
+        buf.length < MAX_RESPONSE_HEAD ? buf.length : MAX_RESPONSE_HEAD,
+        this.isHeadRequest,
+        this.marker,
+        this.readWait,
+      );
+    } catch {
+      return null;
     }
   }
 

@@ -1,7 +1,7 @@
 import { CR, HTAB, LF, SP, equalsLower, fieldContentEnd } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
-import { type FieldVisitor, readFields } from './field-line.js';
+import { type FieldVisitor, field, readFields } from './field-line.js';
 import { parseGoDuration } from './go-duration.js';
 import { Known } from './known-fields.js';
 import { parseLength, splitTokens } from './request-head.js';
@@ -54,10 +54,10 @@ export function notExecutedMatch(marker: { kind: 'off' } | { kind: 'header'; nam
 }
 
 /**
- * Parses a response head from a node: buf[0, headEnd). `requestMethod` decides HEAD semantics.
- * A node's response we cannot frame safely is a FramingError (the caller answers 502). `marker`: the
- * "not executed" header, never forwarded (whatever its value or the status); it sets `notExecuted` on a
- * 503 or 429 whose value matches.
+ * Parses a response head from a node: buf[0, headEnd), where headEnd is just past its CRLFCRLF (see
+ * findHeadEnd). `isHeadRequest` decides HEAD semantics. A node's response we cannot frame safely is a
+ * FramingError (the caller answers 502). `marker`: the "not executed" header, never forwarded (whatever
+ * its value or the status); it sets `notExecuted` on a 503 or 429 whose value matches.
  */
 export function parseResponseHead(
   buf: Buffer,
@@ -67,29 +67,49 @@ export function parseResponseHead(
   /** Read and strip XXX-FXLB-WAIT (wait-aware spill is on); otherwise it is an ordinary header. */
   readWait = false,
 ): ResponseHead {
+  const res = readResponseHead(buf, headEnd, isHeadRequest, marker, readWait);
+  // Only a head cut short can come back null, and findHeadEnd's end is the end of a whole one.
+  if (res === null) throw new FramingError(502, 'malformed status line from node');
+  return res;
+}
+
+/**
+ * As parseResponseHead, for the head at the start of buf, reading buf[0, limit) only: the head, null
+ * when it does not end within `limit`, or FramingError. One pass, so a head that came whole in one read
+ * is parsed without looking for its end first; an error thrown for a head that has not ended within
+ * `limit` need not be the whole head's answer (see readRequestHead).
+ */
+export function readResponseHead(
+  buf: Buffer,
+  limit: number,
+  isHeadRequest: boolean,
+  marker: NotExecutedMatch | undefined,
+  readWait: boolean,
+): ResponseHead | null {
   // status-line = HTTP-version SP 3DIGIT SP [reason] CRLF (a missing SP before an empty reason is tolerated)
+  if (limit < 14) return null; // shorter than "HTTP/1.1 200\r\n"
   if (buf[0] !== 0x48 || buf[1] !== 0x54 || buf[2] !== 0x54 || buf[3] !== 0x50 || buf[4] !== 0x2f || buf[5] !== 0x31 || buf[6] !== 0x2e) {
     throw new FramingError(502, 'malformed status line from node');
   }
   const minor = buf[7];
   if ((minor !== 0x30 && minor !== 0x31) || buf[8] !== SP) throw new FramingError(502, 'unsupported HTTP version from node');
-  const d0 = buf[9] - 0x30;
-  const d1 = buf[10] - 0x30;
-  const d2 = buf[11] - 0x30;
+  const d0 = buf[9]! - 0x30;
+  const d1 = buf[10]! - 0x30;
+  const d2 = buf[11]! - 0x30;
   if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new FramingError(502, 'malformed status code from node');
   const status = d0 * 100 + d1 * 10 + d2;
   let i = 12;
-  if (buf[i] === SP) {
-    i++;
-    i = fieldContentEnd(buf, i);
-  }
+  if (buf[i] === SP) i = fieldContentEnd(buf, i + 1, limit);
+  if (i + 1 >= limit) return null;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(502, 'malformed status line from node');
   const lineEnd = i + 2;
   const version = minor === 0x31 ? 11 : 10;
 
   const fields = RESPONSE_FIELDS;
   fields.begin(marker, readWait);
-  const keep = readFields(buf, lineEnd, headEnd, 502, fields);
+  const keep = readFields(buf, lineEnd, limit, 502, fields);
+  if (keep === null) return null;
+  const headEnd = field.next;
   const { contentLength, sawTransferEncoding, chunkedLast, closeToken, keepAliveToken, listed, transferEncoding } = fields;
   // RFC 9112 §9.3: "close" always wins; HTTP/1.0 persists only with "keep-alive".
   const close = closeToken || (version === 10 && !keepAliveToken);
