@@ -247,6 +247,13 @@ export const KEEP_ALIVE_EXCEPTIONS: { id: string; rfc: string; applies(head: str
       'response"; llhttp lets "keep-alive" win over "close" in an HTTP/1.0 message.',
     applies: (head, ka) => !ka && /\r\nconnection:[^\r]*\bclose\b/i.test(head),
   },
+  {
+    id: 'proxy-connection-not-read',
+    rfc:
+      'RFC 9112 §9.3: an HTTP/1.0 connection persists only with the "keep-alive" option of the Connection field ' +
+      '(RFC 9110 §7.6.1); Proxy-Connection is no such field, so fnlb drops it unread and closes; llhttp reads it as Connection.',
+    applies: (head, ka) => !ka && /^(HTTP\/1\.0 |[^\r]*HTTP\/1\.0\r\n)/.test(head) && /\r\nproxy-connection:[^\r]*keep-alive/i.test(head),
+  },
 ];
 
 function keepAliveException(head: string, oursKeepAlive: boolean): string | undefined {

@@ -75,6 +75,7 @@ describe('where llhttp refuses what RFC 9110/9112 allows (fnlb accepts, counted 
     ['http10-transfer-encoding-closes', 'res', 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
     ['connection-token-htab', 'req', `GET / HTTP/1.1\r\n${REQ}Connection: close\t\r\n\r\n`],
     ['close-wins', 'res', 'HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n'],
+    ['proxy-connection-not-read', 'req', 'OPTIONS / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n'],
   ];
   const documented = [...EXCEPTIONS, ...KEEP_ALIVE_EXCEPTIONS];
 
