@@ -1,7 +1,7 @@
 /**
  * The framers read a head that came whole in one pass (readRequestHead / readResponseHead) and leave
  * anything else to the long way (findHeadEnd, then parseRequestHead / parseResponseHead), which
- * decides. This checks the one-pass read of `buf` (up to its end) against the long way: a head the
+ * decides. This checks the one-pass read of `buf` (up to its last LF) against the long way: a head the
  * long way accepts is read identically; a whole head it refuses is refused with the same status and
  * reason, or left to it (null); a head it finds cut short is null or refused.
  */
@@ -20,7 +20,8 @@ export function checkOnePass<T>(buf: Buffer, long: (headEnd: number) => T, read:
     }
   };
   const end = outcome(() => findHeadEnd(buf, 0));
-  const once = outcome(() => read(buf.length));
+  // As far as the read may go: just past the last LF.
+  const once = outcome(() => read(buf.lastIndexOf(0x0a) + 1));
   if (end instanceof FramingError) {
     assert.ok(once instanceof FramingError, 'a head with a bare LF is refused in one pass too');
     return;

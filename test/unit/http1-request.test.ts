@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
-import { findHeadEnd } from '../../src/engine/http1/head-scan.js';
+import { findHeadEnd, headLimit } from '../../src/engine/http1/head-scan.js';
 import { FIELD_VALUE, fieldContentEnd } from '../../src/engine/http1/chars.js';
 import { parseRequestHead, readRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
@@ -587,13 +587,14 @@ const cutsOf = (len: number) =>
   fc.array(fc.nat({ max: Math.max(0, len) }), { maxLength: 12 }).map((a) => [...new Set(a)].sort((x, y) => x - y));
 
 describe('request head properties', () => {
-  it('readRequestHead within every limit: null before the head ends (never an error), the full parse from there on', () => {
+  it('readRequestHead within every limit (just past each LF): null before the head ends (never an error), the full parse from there on', () => {
     fc.assert(
       fc.property(request, (g) => {
         const buf = latin1(g.text);
         const opts = { hashHeader: HASH };
         const whole = parseRequestHead(buf, g.head.length, opts);
         for (let limit = 0; limit <= buf.length; limit++) {
+          if (limit > 0 && buf[limit - 1] !== 0x0a) continue;
           const read = readRequestHead(buf, limit, opts);
           if (limit < g.head.length) assert.equal(read, null, `limit ${limit}`);
           else assert.deepEqual(read, whole, `limit ${limit}`);
@@ -615,13 +616,24 @@ describe('request head properties', () => {
     }
   });
 
+  it('headLimit: just past the last LF among the last 64 bytes of the first max, else 0', () => {
+    const at = (text: string, max = 1 << 20): number => headLimit(latin1(text), max);
+    assert.equal(at('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), 27, 'a head alone: its end');
+    assert.equal(at('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), 38, 'a short body behind: the head end');
+    assert.equal(at(`HTTP/1.1 200 OK\r\n\r\n${'x'.repeat(63)}`), 19, 'an LF 63 bytes back');
+    assert.equal(at(`HTTP/1.1 200 OK\r\n\r\n${'x'.repeat(64)}`), 0, '64 bytes without an LF: none');
+    assert.equal(at('GET'), 0);
+    assert.equal(at(''), 0);
+    assert.equal(at('GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n', 27), 27, 'nothing past max');
+    assert.equal(at('GET / HTTP/1.1\r\nHost: a\r\n\r\n', 26), 25);
+  });
+
   it('fieldContentEnd stops exactly where the FIELD_VALUE table says, for every byte value', () => {
     for (let c = 0; c < 256; c++) {
       const buf = Buffer.from([0x61, c, 0x0d, 0x0a]);
-      assert.equal(fieldContentEnd(buf, 0, buf.length), FIELD_VALUE[c] === 1 ? 2 : 1, `byte 0x${c.toString(16)}`);
+      assert.equal(fieldContentEnd(buf, 0), FIELD_VALUE[c] === 1 ? 2 : 1, `byte 0x${c.toString(16)}`);
     }
-    assert.equal(fieldContentEnd(Buffer.from('abc'), 0, 3), 3, 'stops at the end of the buffer');
-    assert.equal(fieldContentEnd(Buffer.from('abcdef'), 1, 4), 4, 'and at the limit');
+    assert.equal(fieldContentEnd(Buffer.from('abc'), 0), 3, 'stops at the end of the buffer');
   });
 
   it('findHeadEnd byte by byte (growing buffer, scanFrom = previous length) finds the one-shot end; the parse is identical', () => {

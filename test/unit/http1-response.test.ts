@@ -349,7 +349,7 @@ describe('parseResponseHead: forwarded fields', () => {
 });
 
 describe('readResponseHead within a limit', () => {
-  it('null before the head ends (never an error), the full parse from there on, whatever follows the head', () => {
+  it('just past each LF: null before the head ends (never an error), the full parse from there on, whatever follows the head', () => {
     const name = fc
       .stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,9}$/)
       .filter((n) => !/^(content-length|transfer-encoding|connection|keep-alive|upgrade|trailer|te|proxy-connection)$/i.test(n));
@@ -367,6 +367,7 @@ describe('readResponseHead within a limit', () => {
           const buf = own(head + after);
           const whole = parseResponseHead(buf, head.length, false);
           for (let limit = 0; limit <= buf.length; limit++) {
+            if (limit > 0 && buf[limit - 1] !== 0x0a) continue; // a limit is just past an LF (headLimit)
             const read = readResponseHead(buf, limit, false, undefined, false);
             if (limit < head.length) assert.equal(read, null, `limit ${limit}`);
             else assert.deepEqual(read, whole, `limit ${limit}`);

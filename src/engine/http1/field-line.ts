@@ -8,27 +8,23 @@ export const field = { nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
 /**
  * Scans one `name: value CRLF` line starting at `start` (RFC 9112 §5): a token name right before the
  * colon (no whitespace), OWS around the value, no obs-fold, no control characters, CR only before LF.
- * Reads buf[start, limit) only; false when the line (with the first byte of the next, which must not
- * fold it) does not end before `limit`. `status` is the answer for a bad line: 400 for clients, 502 for
- * nodes. The caller makes sure start < limit.
+ * Reads buf[start, limit) only, where buf[limit - 1] is an LF (see headLimit): every byte loop stops
+ * there at the latest, so only whole lines are checked against `limit`. False when the line (with the
+ * first byte of the next, which must not fold it) does not end within it. `status` is the answer for a
+ * bad line: 400 for clients, 502 for nodes. The caller makes sure start < limit.
  */
 export function scanFieldLine(buf: Buffer, start: number, limit: number, status: number): boolean {
   let i = start;
   let c = buf[i]!;
   if (c === SP || c === HTAB) throw new FramingError(status, 'obsolete line folding');
   // tchar: letters and '-' (nearly every name byte) by comparison, the rest by the table.
-  while (((c | 0x20) - 0x61) >>> 0 < 26 || c === 0x2d || TOKEN[c] === 1) {
-    if (++i === limit) return false;
-    c = buf[i]!;
-  }
+  while (((c | 0x20) - 0x61) >>> 0 < 26 || c === 0x2d || TOKEN[c] === 1) c = buf[++i]!;
   const nameEnd = i;
   if (nameEnd === start || c !== COLON) throw new FramingError(status, 'malformed header field');
-  do {
-    if (++i === limit) return false;
-    c = buf[i]!;
-  } while (c === SP || c === HTAB);
+  c = buf[++i]!;
+  while (c === SP || c === HTAB) c = buf[++i]!;
   const valueStart = i;
-  i = fieldContentEnd(buf, i, limit);
+  i = fieldContentEnd(buf, i);
   if (i + 2 >= limit) return false;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(status, 'invalid character in header field');
   // A folded continuation on the next line belongs to this value: refuse it before the value is judged.
@@ -76,7 +72,7 @@ const ranges: number[] = new Array<number>(64).fill(0);
 
 /**
  * Reads the field lines of a head from `start` up to its final empty line, reading buf[start, limit)
- * only: each is validated (scanFieldLine, `status` for a bad one), classified and shown to `visitor`.
+ * only (buf[limit - 1] is an LF: see scanFieldLine): each is validated (scanFieldLine, `status` for a bad one), classified and shown to `visitor`.
  * Returns the lines the visitor forwards, as [start, end) pairs (adjacent lines merged), with the head's
  * end (just past the empty line) in `field.next`; null when the empty line is not within `limit`
  * (what the visitor saw is then to be thrown away). A throw means the head is bad, or may still turn

@@ -19,6 +19,23 @@ export function findHeadEnd(buf: Buffer, scanFrom: number): number {
   }
 }
 
+/** How far back from the end of a read headLimit looks for an LF. */
+const LIMIT_LOOK_BACK = 64;
+
+/**
+ * Where a one-pass read of the head at the start of buf (readRequestHead, readResponseHead) is to
+ * stop: just past the last LF among buf's last LIMIT_LOOK_BACK bytes of the first `max`, so that every
+ * byte loop of the read stops at that LF at the latest and checks no bound per byte. A read holding a
+ * whole head ends with the head, or with a short body, or a body ending in a newline, almost always.
+ * 0 when there is no such LF: the head then takes the long way (findHeadEnd).
+ */
+export function headLimit(buf: Buffer, max: number): number {
+  let end = buf.length < max ? buf.length : max;
+  const stop = end > LIMIT_LOOK_BACK ? end - LIMIT_LOOK_BACK : 0;
+  for (; end > stop; end--) if (buf[end - 1] === LF) return end;
+  return 0;
+}
+
 /** RFC 9112 §2.2: empty lines a server ignores before a request line; more are a malformed request. */
 const MAX_EMPTY_LINES = 4;
 

@@ -1,7 +1,7 @@
 import { owned } from '../read-arena.js';
 import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
-import { emptyLinesToSkip, findHeadEnd, headTooLarge } from './head-scan.js';
+import { emptyLinesToSkip, findHeadEnd, headLimit, headTooLarge } from './head-scan.js';
 import { parseRequestHead, readRequestHead, type RequestHead, type RequestHeadOptions } from './request-head.js';
 import { Buffer } from 'node:buffer';
 
@@ -132,7 +132,7 @@ export class RequestFramer {
     // (cut short, too large, refused) takes the long way below, which decides what it is.
     if (this.scanned === 0) {
       try {
-        head = readRequestHead(buf, buf.length < max ? buf.length : max, this.headOptions);
+        head = readRequestHead(buf, headLimit(buf, max), this.headOptions);
       } catch {
         head = null;
       }

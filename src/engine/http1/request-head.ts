@@ -76,8 +76,9 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
 }
 
 /**
- * Parses the request head at the start of buf, reading buf[0, limit) only: the head, null when it does
- * not end within `limit`, or FramingError. One pass over the bytes, so a head that came whole in one
+ * Parses the request head at the start of buf, reading buf[0, limit) only, where buf[limit - 1] is an LF
+ * (headLimit: byte loops stop there, so only whole lines and fixed-size parts are checked against
+ * `limit`): the head, null when it does not end within `limit`, or FramingError. One pass over the bytes, so a head that came whole in one
  * read is parsed without looking for its end first. The error thrown for a head that has not ended
  * within `limit` need not be the whole head's answer (the framer refuses a bare LF anywhere, and a
  * head over the size limit, before parsing): a caller that cannot tell takes the long way,
@@ -87,21 +88,12 @@ export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOpt
   // --- request line: method SP request-target SP HTTP-version CRLF
   if (limit === 0) return null;
   let i = 0;
-  let c = buf[0]!;
-  while (TOKEN[c] === 1) {
-    if (++i === limit) return null;
-    c = buf[i]!;
-  }
-  if (i === 0 || c !== SP) throw new FramingError(400, 'malformed request line');
+  while (TOKEN[buf[i]!] === 1) i++;
+  if (i === 0 || buf[i] !== SP) throw new FramingError(400, 'malformed request line');
   const method = methodName(buf, i);
   const targetStart = ++i;
-  if (i === limit) return null;
-  c = buf[i]!;
-  while (TARGET[c] === 1) {
-    if (++i === limit) return null;
-    c = buf[i]!;
-  }
-  if (i === targetStart || c !== SP) throw new FramingError(400, 'malformed request target');
+  while (TARGET[buf[i]!] === 1) i++;
+  if (i === targetStart || buf[i] !== SP) throw new FramingError(400, 'malformed request target');
   const targetEnd = i++;
   // HTTP-version (8 bytes) and CRLF
   if (i + 10 > limit) return null;

@@ -1,7 +1,7 @@
 import { owned } from '../read-arena.js';
 import { ChunkedDecoder } from './chunked.js';
 import { FramingError } from './framing-error.js';
-import { findHeadEnd } from './head-scan.js';
+import { findHeadEnd, headLimit } from './head-scan.js';
 import { BodyKind, parseResponseHead, readResponseHead, type NotExecutedMatch, type ResponseHead } from './response-head.js';
 import { Buffer } from 'node:buffer';
 
@@ -130,13 +130,7 @@ export class ResponseFramer {
    */
   private readWhole(buf: Buffer): ResponseHead | null {
     try {
-      return readResponseHead(
-        buf,
-        buf.length < MAX_RESPONSE_HEAD ? buf.length : MAX_RESPONSE_HEAD,
-        this.isHeadRequest,
-        this.marker,
-        this.readWait,
-      );
+      return readResponseHead(buf, headLimit(buf, MAX_RESPONSE_HEAD), this.isHeadRequest, this.marker, this.readWait);
     } catch {
       return null;
     }

@@ -74,8 +74,9 @@ export function parseResponseHead(
 }
 
 /**
- * As parseResponseHead, for the head at the start of buf, reading buf[0, limit) only: the head, null
- * when it does not end within `limit`, or FramingError. One pass, so a head that came whole in one read
+ * As parseResponseHead, for the head at the start of buf, reading buf[0, limit) only, where
+ * buf[limit - 1] is an LF (see readRequestHead): the head, null when it does not end within `limit`, or
+ * FramingError. One pass, so a head that came whole in one read
  * is parsed without looking for its end first; an error thrown for a head that has not ended within
  * `limit` need not be the whole head's answer (see readRequestHead).
  */
@@ -99,7 +100,7 @@ export function readResponseHead(
   if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new FramingError(502, 'malformed status code from node');
   const status = d0 * 100 + d1 * 10 + d2;
   let i = 12;
-  if (buf[i] === SP) i = fieldContentEnd(buf, i + 1, limit);
+  if (buf[i] === SP) i = fieldContentEnd(buf, i + 1);
   if (i + 1 >= limit) return null;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(502, 'malformed status line from node');
   const lineEnd = i + 2;
