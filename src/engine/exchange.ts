@@ -10,6 +10,7 @@ import {
   rebuiltResponseHead,
   responseHeadUnchanged,
   upstreamRequestHead,
+  withBasePath,
   type ForwardContext,
 } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
@@ -124,7 +125,14 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   /** Why fnlb answered itself, '' when the node answered. */
   reason = '';
   private readonly startedAt: number;
-  private readonly headBuf: Buffer;
+  /**
+   * The head for the nodes, built once from the client's bytes while they are at hand (without a base
+   * path: withBasePath adds a node's), or null when it depends on the node (no Host: the node's
+   * authority goes in); `headBuf` then keeps the client's head, copied out of the read arena, to build
+   * it for each attempt.
+   */
+  private readonly nodeHead: Buffer | null;
+  private readonly headBuf: Buffer | null;
 
   // Request body.
   /** Null until the first body bytes (most requests have none). */
@@ -181,12 +189,30 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     headBuf: Buffer,
   ) {
     this.startedAt = ctx.dispatcher.timesRequests ? performance.now() : 0;
-    // Kept for every attempt (a retry rebuilds the node's head from it): a view of the read arena is copied.
-    this.headBuf = owned(part(headBuf, 0, head.headEnd));
     this.ranking = ctx.dispatcher.ranking(head);
     ctx.budget.request(ctx.deadlines.now);
     this.bytesIn = head.headEnd;
     this.requestId = head.requestId ?? (ctx.requestIdHeader === null ? '' : nextRequestId());
+    if (head.host !== undefined) {
+      this.nodeHead = upstreamRequestHead(headBuf, head, this.forwardContext('', ''));
+      this.headBuf = null;
+    } else {
+      this.nodeHead = null;
+      // Kept for every attempt: a view of the read arena is copied.
+      this.headBuf = owned(part(headBuf, 0, head.headEnd));
+    }
+  }
+
+  /** What upstreamRequestHead needs besides the head (FORWARD, filled for this call). */
+  private forwardContext(basePath: string, nodeAuthority: string): ForwardContext {
+    const forward = FORWARD;
+    forward.basePath = basePath;
+    forward.nodeAuthority = nodeAuthority;
+    forward.clientIp = this.side.clientIp;
+    forward.forwardedFields = this.side.forwardedFields;
+    forward.requestIdField =
+      this.head.requestId === undefined && this.requestId !== '' ? `${this.ctx.requestIdHeader}: ${this.requestId}\r\n` : '';
+    return forward;
   }
 
   // --- RequestOutcome: what finished() reads besides the fields above.
@@ -334,15 +360,14 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
 
   private send(conn: UpstreamConn): void {
     const pool = this.ctx.pools[this.node];
-    const ep = pool.endpoint;
-    const forward = FORWARD;
-    forward.basePath = ep.basePath;
-    forward.nodeAuthority = pool.authority;
-    forward.clientIp = this.side.clientIp;
-    forward.forwardedFields = this.side.forwardedFields;
-    forward.requestIdField =
-      this.head.requestId === undefined && this.requestId !== '' ? `${this.ctx.requestIdHeader}: ${this.requestId}\r\n` : '';
-    const head = upstreamRequestHead(this.headBuf, this.head, forward);
+    const basePath = pool.endpoint.basePath;
+    const nodeHead = this.nodeHead;
+    const head =
+      nodeHead === null
+        ? upstreamRequestHead(this.headBuf!, this.head, this.forwardContext(basePath, pool.authority))
+        : basePath === ''
+          ? nodeHead
+          : withBasePath(nodeHead, this.head, basePath);
     conn.expectBy(this.waitDeadline());
     this.requestSent = true;
     const body = this.body;

@@ -16,7 +16,7 @@ import { FIELD_VALUE, fieldContentEnd } from '../../src/engine/http1/chars.js';
 import { parseRequestHead, readRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
 import { checkOnePass as checkBothWays } from '../../harness/one-pass.js';
-import { upstreamRequestHead } from '../../src/engine/http1/rewrite.js';
+import { upstreamRequestHead, withBasePath } from '../../src/engine/http1/rewrite.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 const HASH = latin1('x-fn-id');
@@ -468,6 +468,23 @@ describe('upstreamRequestHead', () => {
     );
   });
 
+  it('withBasePath turns the head built without a base path into the one built with it', () => {
+    for (const text of [
+      `GET /r/a/f HTTP/1.1\r\n${H}X-A: 1\r\n\r\n`,
+      `OPTIONS * HTTP/1.1\r\n${H}\r\n`,
+      `POST http://other.example:1/r/a/f?x HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`,
+      `GET /x HTTP/1.0\r\n${H}\r\n`,
+    ]) {
+      const { buf, head } = parse(text);
+      const b = { ...ctx, basePath: '/base' };
+      assert.equal(
+        withBasePath(upstreamRequestHead(buf, head, ctx), head, '/base').toString('latin1'),
+        upstreamRequestHead(buf, head, b).toString('latin1'),
+        text,
+      );
+    }
+  });
+
   it('base path is prefixed; OPTIONS * becomes the base path', () => {
     const b = { ...ctx, basePath: '/base' };
     const a = parse(`GET /r/a/f HTTP/1.1\r\n${H}\r\n`);
@@ -669,6 +686,20 @@ describe('request head properties', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('withBasePath of the head built without a base path is the head built with it', () => {
+    fc.assert(
+      fc.property(request, fc.constantFrom('/b', '/base/x'), (g, basePath) => {
+        const { buf, head } = parse(latin1(g.text));
+        const ctx = { basePath: '', nodeAuthority: '10.0.0.1:8080', clientIp: '192.0.2.7', requestIdField: 'X-Request-Id: 1\r\n' };
+        assert.equal(
+          withBasePath(upstreamRequestHead(buf, head, ctx), head, basePath).toString('latin1'),
+          upstreamRequestHead(buf, head, { ...ctx, basePath }).toString('latin1'),
+        );
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -93,6 +93,21 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
 }
 
 /**
+ * `upstream` (an upstreamRequestHead built without a base path) for a node whose base path is
+ * `basePath`: the same head behind a new request line. The rest of the head is the same for every
+ * node when the client sent a Host (nodeAuthority is used only without one).
+ */
+export function withBasePath(upstream: Buffer, head: RequestHead, basePath: string): Buffer {
+  const target = head.target === '*' ? basePath : basePath + head.target;
+  const line = `${head.method} ${target} HTTP/1.1\r\n`;
+  const rest = upstream.indexOf(0x0a) + 1;
+  const out = Buffer.allocUnsafe(line.length + upstream.length - rest);
+  const at = out.write(line, 0, 'latin1');
+  upstream.copy(out, at, rest);
+  return out;
+}
+
+/**
  * The node's response head can go to the client as it is: HTTP/1.1, no hop-by-hop field, nothing to
  * add. The common case then costs no copy.
  */
