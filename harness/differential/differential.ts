@@ -17,6 +17,7 @@ import { llhttpKeepsAlive, llhttpParse, type LlError, type LlMessage, type LlRes
 import type { RequestHead } from '../../src/engine/http1/request-head.js';
 import type { ResponseHead } from '../../src/engine/http1/response-head.js';
 import { upstreamRequestHead, clientResponseHead } from '../../src/engine/http1/rewrite.js';
+import { hostOf } from '../heads.js';
 
 export type FindingKind = 'split' | 'llhttp-rejects' | 'framing' | 'node-view';
 
@@ -250,9 +251,12 @@ export const KEEP_ALIVE_EXCEPTIONS: { id: string; rfc: string; applies(head: str
   {
     id: 'proxy-connection-not-read',
     rfc:
-      'RFC 9112 §9.3: an HTTP/1.0 connection persists only with the "keep-alive" option of the Connection field ' +
-      '(RFC 9110 §7.6.1); Proxy-Connection is no such field, so fnlb drops it unread and closes; llhttp reads it as Connection.',
-    applies: (head, ka) => !ka && /^(HTTP\/1\.0 |[^\r]*HTTP\/1\.0\r\n)/.test(head) && /\r\nproxy-connection:[^\r]*keep-alive/i.test(head),
+      'RFC 9112 §9.3: whether a connection persists is decided by the Connection field (RFC 9110 §7.6.1) and the ' +
+      'version; Proxy-Connection is no such field, so fnlb drops it unread; llhttp reads it as Connection.',
+    applies: (head, ka) =>
+      ka
+        ? /\r\nproxy-connection:[^\r]*close/i.test(head)
+        : /^(HTTP\/1\.0 |[^\r]*HTTP\/1\.0\r\n)/.test(head) && /\r\nproxy-connection:[^\r]*keep-alive/i.test(head),
   },
 ];
 
@@ -388,10 +392,11 @@ function requestHeadDiff(m: OurMessage<RequestHead>, l: LlMessage): string | und
   if (h.version !== l.versionMajor * 10 + l.versionMinor) return `version ${h.version} vs ${l.versionMajor}.${l.versionMinor}`;
   if (h.target !== originForm(l.url)) return `target ${show(h.target)} vs url ${show(l.url)}`;
   const ours = keptFields(m.headBuf, h.keep);
-  const theirs = forwardedByDoc(l.headers, h.hostFromTarget ? REQUEST_DROPPED_ABSOLUTE : REQUEST_DROPPED, false);
+  const theirs = forwardedByDoc(l.headers, h.authority !== undefined ? REQUEST_DROPPED_ABSOLUTE : REQUEST_DROPPED, false);
   if (!isDeepStrictEqual(ours, theirs)) return `forwarded fields ${JSON.stringify(ours)} vs llhttp's ${JSON.stringify(theirs)}`;
-  const host = h.hostFromTarget ? [authorityOf(l.url)] : values(l.headers, 'host');
-  if (h.host !== host[0]) return `Host ${show(h.host ?? '(none)')} vs ${JSON.stringify(host)}`;
+  const host = h.authority !== undefined ? [authorityOf(l.url)] : values(l.headers, 'host');
+  const ourHost = hostOf(m.headBuf, h);
+  if (ourHost !== host[0]) return `Host ${show(ourHost ?? '(none)')} vs ${JSON.stringify(host)}`;
   const xff = values(l.headers, 'x-forwarded-for');
   if ((h.forwardedFor ?? '') !== xff.join(', ')) return `X-Forwarded-For ${show(h.forwardedFor ?? '')} vs ${JSON.stringify(xff)}`;
   const expect = values(l.headers, 'expect');
@@ -419,12 +424,12 @@ function nodeView(m: OurMessage<RequestHead>, findings: Finding[], exceptions: s
     return;
   }
   const te = values(l.headers, 'transfer-encoding');
-  const generatedHost = m.head.host === undefined || m.head.hostFromTarget;
+  const generatedHost = m.head.hostStart === -1;
   const fields = l.headers.filter(
     ([n]) => !/^(x-forwarded-(for|proto|host)|transfer-encoding)$/i.test(n) && !(generatedHost && /^host$/i.test(n)),
   );
   const problems: string[] = [];
-  if (m.head.hostFromTarget && !isDeepStrictEqual(values(l.headers, 'host'), [m.head.host]))
+  if (m.head.authority !== undefined && !isDeepStrictEqual(values(l.headers, 'host'), [m.head.authority]))
     problems.push(`Host ${JSON.stringify(values(l.headers, 'host'))}`);
   if (l.method !== m.head.method) problems.push(`method ${l.method}`);
   if (l.url !== m.head.target) problems.push(`url ${l.url}`);

@@ -76,11 +76,12 @@ describe('where llhttp refuses what RFC 9110/9112 allows (fnlb accepts, counted 
     ['connection-token-htab', 'req', `GET / HTTP/1.1\r\n${REQ}Connection: close\t\r\n\r\n`],
     ['close-wins', 'res', 'HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n'],
     ['proxy-connection-not-read', 'req', 'OPTIONS / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n'],
+    ['proxy-connection-not-read', 'req', `GET / HTTP/1.1\r\n${REQ}Proxy-Connection: close\r\n\r\n`],
   ];
   const documented = [...EXCEPTIONS, ...KEEP_ALIVE_EXCEPTIONS];
 
   it('every exception has an example here and an RFC section', () => {
-    assert.deepEqual(EXAMPLES.map(([id]) => id).sort(), documented.map((e) => e.id).sort());
+    assert.deepEqual([...new Set(EXAMPLES.map(([id]) => id))].sort(), documented.map((e) => e.id).sort());
     for (const e of documented) assert.match(e.rfc, /RFC 911[02] §\d/, e.id);
   });
 
