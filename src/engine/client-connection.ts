@@ -64,8 +64,8 @@ export class ClientConnection implements ClientSide, TcpSocketEvents, RequestSin
     return (this.client ??= clientAddress(this.socket.remoteIp)).ip;
   }
 
-  get forwardedFields(): string {
-    return (this.client ??= clientAddress(this.socket.remoteIp)).forwardedFields;
+  get forwardedBytes(): Uint8Array {
+    return (this.client ??= clientAddress(this.socket.remoteIp)).forwardedBytes;
   }
 
   get closesAfterExchange(): boolean {
@@ -283,7 +283,7 @@ export interface ConnectionSet {
 /** A client address and its X-Forwarded-For/-Proto lines, built once per address, not per request. */
 interface ClientAddress {
   readonly ip: string;
-  readonly forwardedFields: string;
+  readonly forwardedBytes: Uint8Array;
 }
 
 /** Client addresses seen lately: connections from one client share one entry. */
@@ -293,7 +293,7 @@ function clientAddress(ip: string): ClientAddress {
   let known = recentClients.get(ip);
   if (known === undefined) {
     if (recentClients.size >= 1024) recentClients.clear();
-    known = { ip, forwardedFields: forwardedFields(ip) };
+    known = { ip, forwardedBytes: Buffer.from(forwardedFields(ip), 'latin1') };
     recentClients.set(ip, known);
   }
   return known;

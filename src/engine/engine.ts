@@ -51,7 +51,7 @@ export class Engine {
       marker: notExecutedMatch(options.notExecutedHeader),
       readWait: options.waitSpill !== null,
       inFlight: new Int32Array(endpoints.length),
-      requestIdHeader: options.requestIdHeader,
+      requestIdName: options.requestIdHeader === null ? null : Buffer.from(`${options.requestIdHeader}: `, 'latin1'),
     };
     const hashKey = options.hashKey;
     const idHeader = options.requestIdHeader;

@@ -15,7 +15,7 @@ import {
 } from './http1/rewrite.js';
 import { CONTINUE_100, errorResponse } from './responses.js';
 import type { Dispatcher, EngineOptions, RequestOutcome } from './types.js';
-import { nextRequestId } from './request-id.js';
+import { nextRequestNumber, requestIdText } from './request-id.js';
 import { owned } from './read-arena.js';
 import type { RetryBudget } from './retry-budget.js';
 import { decideNoNodeLeft, decideRetry, nothingReachedNode, type Failure } from './retry-policy.js';
@@ -40,15 +40,15 @@ export interface EngineContext {
   readonly readWait: boolean;
   /** Requests in flight per node, always counted (metrics, admin API); grown when nodes join. */
   inFlight: Int32Array;
-  /** --request-id-header's name as sent to nodes, null when off. */
-  readonly requestIdHeader: string | null;
+  /** "<--request-id-header>: " as sent to nodes, in bytes; null when off. */
+  readonly requestIdName: Uint8Array | null;
 }
 
 /** The client connection as an exchange sees it: the exchange asks, the connection owns the socket. */
 export interface ClientSide {
   readonly clientIp: string;
-  /** forwardedFields(clientIp), built once per client address. */
-  readonly forwardedFields: string;
+  /** forwardedFields(clientIp) in bytes, built once per client address. */
+  readonly forwardedBytes: Uint8Array;
   /** The connection closes after this exchange (shutdown): the response must say Connection: close. */
   readonly closesAfterExchange: boolean;
   /**
@@ -89,7 +89,14 @@ function part(buf: Buffer, start: number, end: number): Buffer {
 }
 
 /** What upstreamRequestHead needs besides the head: one object, filled for each send (read during the call only). */
-const FORWARD: ForwardContext = { basePath: '', nodeAuthority: '', clientIp: '', forwardedFields: '', requestIdField: '' };
+const FORWARD: ForwardContext = {
+  basePath: '',
+  nodeAuthority: '',
+  clientIp: '',
+  forwardedBytes: undefined,
+  requestIdName: undefined,
+  requestNumber: 0,
+};
 
 /**
  * A body up to this size is copied behind its head and sent with one write (one syscall); a larger
@@ -120,8 +127,8 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
   bytesOut = 0;
   ms = 0;
   cut = false;
-  /** The client's valid request id, or one of ours; '' when request ids are off. */
-  readonly requestId: string;
+  /** The number of the request id fnlb made for this request (request-id.ts); -1 when the client sent a valid one or ids are off. */
+  private readonly requestNumber: number;
   /** Why fnlb answered itself, '' when the node answered. */
   reason = '';
   private readonly startedAt: number;
@@ -192,8 +199,8 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.ranking = ctx.dispatcher.ranking(head);
     ctx.budget.request(ctx.deadlines.now);
     this.bytesIn = head.headEnd;
-    this.requestId = head.requestId ?? (ctx.requestIdHeader === null ? '' : nextRequestId());
-    if (head.host !== undefined) {
+    this.requestNumber = head.requestId !== undefined || ctx.requestIdName === null ? -1 : nextRequestNumber();
+    if (head.hostStart !== -1 || head.authority !== undefined) {
       this.nodeHead = upstreamRequestHead(headBuf, head, this.forwardContext('', ''));
       this.headBuf = null;
     } else {
@@ -209,10 +216,15 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     forward.basePath = basePath;
     forward.nodeAuthority = nodeAuthority;
     forward.clientIp = this.side.clientIp;
-    forward.forwardedFields = this.side.forwardedFields;
-    forward.requestIdField =
-      this.head.requestId === undefined && this.requestId !== '' ? `${this.ctx.requestIdHeader}: ${this.requestId}\r\n` : '';
+    forward.forwardedBytes = this.side.forwardedBytes;
+    forward.requestIdName = this.requestNumber === -1 ? undefined : this.ctx.requestIdName!;
+    forward.requestNumber = this.requestNumber;
     return forward;
+  }
+
+  /** The client's valid request id, or the one fnlb made; '' when request ids are off. Text only when read (logs). */
+  get requestId(): string {
+    return this.head.requestId ?? (this.requestNumber === -1 ? '' : requestIdText(this.requestNumber));
   }
 
   // --- RequestOutcome: what finished() reads besides the fields above.

@@ -16,6 +16,8 @@ import { FIELD_VALUE, fieldContentEnd } from '../../src/engine/http1/chars.js';
 import { parseRequestHead, readRequestHead, splitTokens, type RequestHead } from '../../src/engine/http1/request-head.js';
 import { FramingError } from '../../src/engine/http1/framing-error.js';
 import { checkOnePass as checkBothWays } from '../../harness/one-pass.js';
+import { hostOf } from '../../harness/heads.js';
+import { requestIdText } from '../../src/engine/request-id.js';
 import { upstreamRequestHead, withBasePath } from '../../src/engine/http1/rewrite.js';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -87,7 +89,8 @@ const H = 'Host: fn.example\r\n';
 interface ValidCase {
   name: string;
   text: string;
-  expect: Partial<RequestHead> & { kept?: string };
+  /** `host` and `hostFromTarget` are read as text (hostOf) and as `authority !== undefined`. */
+  expect: Partial<RequestHead> & { kept?: string; host?: string; hostFromTarget?: boolean };
 }
 
 const VALID: ValidCase[] = [
@@ -233,10 +236,12 @@ describe('parseRequestHead: accepted heads', () => {
       const { buf, head } = parse(c.text);
       assert.equal(head.headEnd, buf.length);
       assert.equal(head.lineEnd, buf.indexOf('\r\n') + 2);
-      const { kept, ...fields } = c.expect;
+      const { kept, host, hostFromTarget, ...fields } = c.expect;
       for (const [k, v] of Object.entries(fields)) {
         assert.deepEqual(head[k as keyof RequestHead], v, `${c.name}: field ${k}`);
       }
+      if ('host' in c.expect) assert.equal(hostOf(buf, head), host, `${c.name}: host`);
+      if (hostFromTarget !== undefined) assert.equal(head.authority !== undefined, hostFromTarget, `${c.name}: hostFromTarget`);
       if (kept !== undefined) assert.equal(keptText(buf, head.keep), kept);
     });
   }
@@ -468,6 +473,25 @@ describe('upstreamRequestHead', () => {
     );
   });
 
+  it('the client address lines as cached bytes, the request id written from its number, TE re-emitted: in that order', () => {
+    const { buf, head } = parse(`POST /r/a/f HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`);
+    const withBytes = {
+      ...ctx,
+      forwardedBytes: latin1('X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n'),
+      requestIdName: latin1('X-Trace: '),
+      requestNumber: 0x1234abcd,
+    };
+    const out = upstreamRequestHead(buf, head, withBytes).toString('latin1');
+    assert.equal(
+      out,
+      `POST /r/a/f HTTP/1.1\r\n${H}X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: fn.example\r\n` +
+        `X-Trace: ${requestIdText(0x1234abcd)}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
+    // Without the cached bytes, the same lines from the address.
+    const { forwardedBytes: _, ...noBytes } = withBytes;
+    assert.equal(upstreamRequestHead(buf, head, noBytes).toString('latin1'), out);
+  });
+
   it('withBasePath turns the head built without a base path into the one built with it', () => {
     for (const text of [
       `GET /r/a/f HTTP/1.1\r\n${H}X-A: 1\r\n\r\n`,
@@ -693,7 +717,13 @@ describe('request head properties', () => {
     fc.assert(
       fc.property(request, fc.constantFrom('/b', '/base/x'), (g, basePath) => {
         const { buf, head } = parse(latin1(g.text));
-        const ctx = { basePath: '', nodeAuthority: '10.0.0.1:8080', clientIp: '192.0.2.7', requestIdField: 'X-Request-Id: 1\r\n' };
+        const ctx = {
+          basePath: '',
+          nodeAuthority: '10.0.0.1:8080',
+          clientIp: '192.0.2.7',
+          requestIdName: latin1('X-Request-Id: '),
+          requestNumber: 7,
+        };
         assert.equal(
           withBasePath(upstreamRequestHead(buf, head, ctx), head, basePath).toString('latin1'),
           upstreamRequestHead(buf, head, { ...ctx, basePath }).toString('latin1'),

@@ -27,11 +27,17 @@ export interface RequestHead {
   /** The client wants the connection kept open after this exchange. */
   keepAlive: boolean;
   expectContinue: boolean;
-  host: string | undefined;
+  /**
+   * Where the Host field's value lies in the head's bytes, [hostStart, hostEnd); -1 when there is none to
+   * forward (no Host, or an absolute-form target's authority replaces it). Bytes, not a string: only the
+   * node's head needs it, and it copies them.
+   */
+  hostStart: number;
+  hostEnd: number;
+  /** The authority of an absolute-form target (RFC 9112 §3.2.2): sent as the Host; the client's Host line is not forwarded. */
+  authority: string | undefined;
   /** Value of the configured hash header, if any. */
   hashValue: string | undefined;
-  /** The Host came from an absolute-form target (RFC 9112 §3.2.2): the client's Host line is not forwarded. */
-  hostFromTarget: boolean;
   /** Existing X-Forwarded-For, to append to. */
   forwardedFor: string | undefined;
   idempotent: boolean;
@@ -130,9 +136,10 @@ export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOpt
     chunked: false,
     keepAlive: version === 11,
     expectContinue: false,
-    host: undefined,
+    hostStart: -1,
+    hostEnd: -1,
+    authority,
     hashValue: undefined,
-    hostFromTarget: false,
     forwardedFor: undefined,
     idempotent: IDEMPOTENT.has(method),
     idempotencyKey: false,
@@ -152,10 +159,6 @@ export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOpt
     if (head.contentLength !== -1) throw new FramingError(400, 'both Content-Length and Transfer-Encoding');
   }
   if (version === 11 && !fields.sawHost) throw new FramingError(400, 'missing Host header');
-  if (authority !== undefined) {
-    head.host = authority;
-    head.hostFromTarget = true;
-  }
   head.keepAlive = !fields.close && (version === 11 || fields.keepAliveToken);
   if (fields.connectionTokens !== undefined) head.keep = withoutListedHeaders(buf, head.keep, fields.connectionTokens);
   return head;
@@ -220,7 +223,10 @@ class RequestFields implements FieldVisitor {
         if (!isValidHost(buf, valueStart, valueEnd)) throw new FramingError(400, 'invalid Host');
         // RFC 9112 §3.2.2: with an absolute-form target, the target's authority replaces the Host.
         if (this.authority !== undefined) forward = false;
-        else head.host = buf.toString('latin1', valueStart, valueEnd);
+        else {
+          head.hostStart = valueStart;
+          head.hostEnd = valueEnd;
+        }
         break;
       case Known.Expect:
         forward = false; // we answer 100 Continue ourselves and read the body
