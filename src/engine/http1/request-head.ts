@@ -1,7 +1,7 @@
 import { CR, HEX, HTAB, LF, LOWER, REG_NAME, SP, TARGET, TOKEN, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
-import { type FieldVisitor, field, readFields } from './field-line.js';
+import { type FieldVisitor, lastHead, readFields } from './field-line.js';
 import { Known } from './known-fields.js';
 import { Buffer } from 'node:buffer';
 
@@ -152,7 +152,7 @@ export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOpt
   const keep = readFields(buf, lineEnd, limit, 400, fields);
   if (keep === null) return null;
   head.keep = keep;
-  head.headEnd = field.next;
+  head.headEnd = lastHead.end;
 
   if (fields.sawTransferEncoding) {
     if (version === 10) throw new FramingError(400, 'Transfer-Encoding in an HTTP/1.0 request');

@@ -1,7 +1,7 @@
 import { CR, HTAB, LF, SP, equalsLower, fieldContentEnd } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
-import { type FieldVisitor, field, readFields } from './field-line.js';
+import { type FieldVisitor, lastHead, readFields } from './field-line.js';
 import { parseGoDuration } from './go-duration.js';
 import { Known } from './known-fields.js';
 import { parseLength, splitTokens } from './request-head.js';
@@ -110,7 +110,7 @@ export function readResponseHead(
   fields.begin(marker, readWait);
   const keep = readFields(buf, lineEnd, limit, 502, fields);
   if (keep === null) return null;
-  const headEnd = field.next;
+  const headEnd = lastHead.end;
   const { contentLength, sawTransferEncoding, chunkedLast, closeToken, keepAliveToken, listed, transferEncoding } = fields;
   // RFC 9112 §9.3: "close" always wins; HTTP/1.0 persists only with "keep-alive".
   const close = closeToken || (version === 10 && !keepAliveToken);
