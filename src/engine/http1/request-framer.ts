@@ -127,16 +127,7 @@ export class RequestFramer {
       buf = this.pending = buf.subarray(2 * lines);
     }
     const max = this.maxHeaderSize;
-    let head: RequestHead | null = null;
-    // The first look at a head: most came whole in one read, and are parsed in one pass. Anything else
-    // (cut short, too large, refused) takes the long way below, which decides what it is.
-    if (this.scanned === 0) {
-      try {
-        head = readRequestHead(buf, headLimit(buf, max), this.headOptions);
-      } catch {
-        head = null;
-      }
-    }
+    let head = this.scanned === 0 ? this.readWhole(buf) : null;
     if (head === null) {
       try {
         const end = findHeadEnd(buf, this.scanned);
@@ -171,6 +162,20 @@ export class RequestFramer {
       if (used < rest.length && !this.stopped) this.pending = rest.subarray(used);
     }
     return true;
+  }
+
+  /**
+   * The first look at a head: most came whole in one read, and are parsed in one pass. Null for anything
+   * else (cut short, too large, refused), which takes the long way (findHeadEnd, then parseRequestHead
+   * decides what it is).
+   */
+  private readWhole(buf: Buffer): RequestHead | null {
+    try {
+      return readRequestHead(buf, headLimit(buf, this.maxHeaderSize), this.headOptions);
+    } catch (err) {
+      if (err instanceof FramingError) return null;
+      throw err;
+    }
   }
 
   /** Feeds body bytes; returns how many belonged to the body. */

@@ -131,8 +131,9 @@ export class ResponseFramer {
   private readWhole(buf: Buffer): ResponseHead | null {
     try {
       return readResponseHead(buf, headLimit(buf, MAX_RESPONSE_HEAD), this.isHeadRequest, this.marker, this.readWait);
-    } catch {
-      return null;
+    } catch (err) {
+      if (err instanceof FramingError) return null;
+      throw err;
     }
   }
 

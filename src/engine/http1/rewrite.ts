@@ -25,8 +25,7 @@ function assemble(
   let at = copyLineAndKept(buf, line, lineEnd, keep, out);
   if (extraRange !== undefined) at += copyRange(buf, extraRange[0], extraRange[1], out, at);
   if (extra !== '') at += out.write(extra, at, 'latin1');
-  out[at] = 0x0d;
-  out[at + 1] = 0x0a;
+  crlf(out, at);
   return out;
 }
 
@@ -140,6 +139,7 @@ export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: Forward
   return out;
 }
 
+/** Writes CRLF at `at`; returns where it ends. */
 function crlf(out: Buffer, at: number): number {
   out[at] = 0x0d;
   out[at + 1] = 0x0a;
