@@ -82,13 +82,13 @@ export function parseRequestHead(buf: Buffer, headEnd: number, opts: RequestHead
 }
 
 /**
- * Parses the request head at the start of buf, reading buf[0, limit) only, where buf[limit - 1] is an LF
- * (headLimit: byte loops stop there, so only whole lines and fixed-size parts are checked against
- * `limit`): the head, null when it does not end within `limit`, or FramingError. One pass over the bytes, so a head that came whole in one
- * read is parsed without looking for its end first. The error thrown for a head that has not ended
- * within `limit` need not be the whole head's answer (the framer refuses a bare LF anywhere, and a
- * head over the size limit, before parsing): a caller that cannot tell takes the long way,
- * findHeadEnd then parseRequestHead, which decides.
+ * Parses the request head at the start of buf, reading buf[0, limit) only, where buf[limit - 1] is an
+ * LF (headLimit: byte loops stop there, so only whole lines and fixed-size parts are checked against
+ * `limit`): the head, null when it does not end within `limit`, or FramingError. One pass over the
+ * bytes, so a head that came whole in one read is parsed without looking for its end first. The error
+ * thrown for a head that has not ended within `limit` need not be the whole head's answer (the framer
+ * refuses a bare LF anywhere, and a head over the size limit, before parsing): a caller that cannot
+ * tell takes the long way, findHeadEnd then parseRequestHead, which decides.
  */
 export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOptions): RequestHead | null {
   // --- request line: method SP request-target SP HTTP-version CRLF
