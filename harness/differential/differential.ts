@@ -226,7 +226,12 @@ function outcomeText<H>(r: FrameResult<H>): string {
  * Keep-alive decisions that differ from llhttp's where the RFC decides for fnlb (fnlb then closes where
  * llhttp would not, or keeps what llhttp would close only because llhttp misreads the Connection field).
  */
-export const KEEP_ALIVE_EXCEPTIONS: { id: string; rfc: string; applies(head: string, oursKeepAlive: boolean): boolean }[] = [
+export const KEEP_ALIVE_EXCEPTIONS: {
+  id: string;
+  rfc: string;
+  /** `head`: the message's head as text; `llTrailers`: the trailer fields llhttp read for it. */
+  applies(head: string, oursKeepAlive: boolean, llTrailers: readonly [string, string][]): boolean;
+}[] = [
   {
     id: 'http10-transfer-encoding-closes',
     rfc:
@@ -258,10 +263,19 @@ export const KEEP_ALIVE_EXCEPTIONS: { id: string; rfc: string; applies(head: str
         ? /\r\nproxy-connection:[^\r]*close/i.test(head)
         : /^(HTTP\/1\.0 |[^\r]*HTTP\/1\.0\r\n)/.test(head) && /\r\nproxy-connection:[^\r]*keep-alive/i.test(head),
   },
+  {
+    id: 'connection-in-trailers',
+    rfc:
+      'RFC 9110 §6.5.2: a recipient must not merge a trailer field into the header section unless the field is ' +
+      'defined as allowed there, and Connection is not (it manages the connection, decided by the header section); ' +
+      'llhttp closes for a "close" in the trailers, fnlb keeps the connection its head asked for.',
+    applies: (head, ka, trailers) =>
+      ka && !/\r\nconnection:[^\r]*\bclose\b/i.test(head) && trailers.some(([n, v]) => /^connection$/i.test(n) && /\bclose\b/i.test(v)),
+  },
 ];
 
-function keepAliveException(head: string, oursKeepAlive: boolean): string | undefined {
-  return KEEP_ALIVE_EXCEPTIONS.find((e) => e.applies(head, oursKeepAlive))?.id;
+function keepAliveException(head: string, oursKeepAlive: boolean, llTrailers: readonly [string, string][] = []): string | undefined {
+  return KEEP_ALIVE_EXCEPTIONS.find((e) => e.applies(head, oursKeepAlive, llTrailers))?.id;
 }
 
 interface Side<H> {
@@ -293,7 +307,7 @@ function compareStreams<H extends RequestHead | ResponseHead>(
     // llhttp closed the connection after the previous message, for a reason the RFC overrules.
     const ex =
       err.code === 'HPE_CLOSED_CONNECTION' && prev !== undefined
-        ? keepAliveException(input.toString('latin1', prev.begin, prev.headEnd), true)
+        ? keepAliveException(input.toString('latin1', prev.begin, prev.headEnd), true, ll.messages[index - 1]?.trailers ?? [])
         : exceptionFor(err, input, msg);
     if (ex !== undefined) s.exceptions.push(ex);
     else
@@ -352,7 +366,7 @@ function compareStreams<H extends RequestHead | ResponseHead>(
       if (ka !== undefined && !l.upgrade) {
         const llKa = llhttpKeepsAlive(s.mode, input.subarray(l.begin, l.end), { skipBody: (_i, status) => s.skipBody(status) });
         if (ka !== llKa) {
-          const ex = keepAliveException(input.toString('latin1', msg.begin, msg.headEnd), ka);
+          const ex = keepAliveException(input.toString('latin1', msg.begin, msg.headEnd), ka, l.trailers);
           if (ex !== undefined) s.exceptions.push(ex);
           else findings.push({ kind: 'framing', detail: `message ${i}: keep-alive ${ka} for fnlb, ${llKa} for llhttp` });
         }

@@ -77,6 +77,11 @@ describe('where llhttp refuses what RFC 9110/9112 allows (fnlb accepts, counted 
     ['close-wins', 'res', 'HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n'],
     ['proxy-connection-not-read', 'req', 'OPTIONS / HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n'],
     ['proxy-connection-not-read', 'req', `GET / HTTP/1.1\r\n${REQ}Proxy-Connection: close\r\n\r\n`],
+    [
+      'connection-in-trailers',
+      'req',
+      `POST / HTTP/1.1\r\n${REQ}Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nConnection: close\r\n\r\n`,
+    ],
   ];
   const documented = [...EXCEPTIONS, ...KEEP_ALIVE_EXCEPTIONS];
 
