@@ -98,8 +98,7 @@ const TE_CHUNKED = Buffer.from('Transfer-Encoding: chunked\r\n', 'latin1');
 export function upstreamRequestHead(buf: Buffer, head: RequestHead, ctx: ForwardContext): Buffer {
   let line: string | null = null;
   if (head.rewriteLine || ctx.basePath !== '') {
-    const target = ctx.basePath === '' ? head.target : head.target === '*' ? ctx.basePath : ctx.basePath + head.target;
-    line = `${head.method} ${target} HTTP/1.1\r\n`;
+    line = requestLine(head, ctx.basePath);
   }
   // The usual lines go as bytes (the client's own Host value copied, the request id written digit by
   // digit): strings built per request, then flattened and encoded, cost about twice as much. The rare
@@ -146,14 +145,19 @@ function crlf(out: Buffer, at: number): number {
   return at + 2;
 }
 
+/** The request line a node gets: HTTP/1.1, the origin-form target behind the base path (OPTIONS * becomes the base path). */
+function requestLine(head: RequestHead, basePath: string): string {
+  const target = basePath === '' ? head.target : head.target === '*' ? basePath : basePath + head.target;
+  return `${head.method} ${target} HTTP/1.1\r\n`;
+}
+
 /**
  * `upstream` (an upstreamRequestHead built without a base path) for a node whose base path is
  * `basePath`: the same head behind a new request line. The rest of the head is the same for every
  * node when the client sent a Host (nodeAuthority is used only without one).
  */
 export function withBasePath(upstream: Buffer, head: RequestHead, basePath: string): Buffer {
-  const target = head.target === '*' ? basePath : basePath + head.target;
-  const line = `${head.method} ${target} HTTP/1.1\r\n`;
+  const line = requestLine(head, basePath);
   const rest = upstream.indexOf(0x0a) + 1;
   const out = Buffer.allocUnsafe(line.length + upstream.length - rest);
   const at = out.write(line, 0, 'latin1');
