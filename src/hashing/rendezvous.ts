@@ -29,11 +29,7 @@ export function hashString(s: string, seed: number): number {
   const n = s.length;
   let h = seed | 0;
   let i = 0;
-  for (; i + 1 < n; i += 2) {
-    h ^= mixK(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  for (; i + 1 < n; i += 2) h = mixH(h, mixK(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)));
   if (i < n) h ^= mixK(s.charCodeAt(i));
   h ^= n * 2; // length in bytes, as murmur3 does
   return fmix32(h);
@@ -54,12 +50,8 @@ function hashPair(s: string): void {
   let i = 0;
   for (; i + 1 < n; i += 2) {
     const k = mixK(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
-    ha ^= k;
-    ha = (ha << 13) | (ha >>> 19);
-    ha = (Math.imul(ha, 5) + 0xe6546b64) | 0;
-    hb ^= k;
-    hb = (hb << 13) | (hb >>> 19);
-    hb = (Math.imul(hb, 5) + 0xe6546b64) | 0;
+    ha = mixH(ha, k);
+    hb = mixH(hb, k);
   }
   if (i < n) {
     const k = mixK(s.charCodeAt(i));
@@ -74,6 +66,13 @@ function hashPair(s: string): void {
 export function hashBothSeeds(s: string): [number, number] {
   hashPair(s);
   return [pairA, pairB];
+}
+
+/** murmur3_32's step for one mixed block `k` into the running hash `h`. */
+function mixH(h: number, k: number): number {
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 function mixK(k: number): number {
