@@ -240,7 +240,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     this.on('removeListener', (event: string | symbol) => {
       if (event === 'request') this.requestListeners(0);
     });
-    const onChange: HealthChangeListener = (index, up, reason) => this.healthChanged(index, up, reason);
+    const onChange: HealthChangeListener = (index, up, reason, silent) => this.healthChanged(index, up, reason, silent);
     this.healthIsLocal = healthView === undefined;
     this.health =
       healthView === undefined ? new HealthChecker(addresses, healthCheckOptions(options), onChange) : healthView(slots.length, onChange);
@@ -293,9 +293,9 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     return this.gradualReturn.progress(index);
   }
 
-  nodeFailed(index: number, reason: string): void {
+  nodeFailed(index: number, reason: string, silent: boolean): void {
     this.trafficStats.connectError(index);
-    this.health.markDown(index, reason);
+    this.health.markDown(index, reason, silent);
   }
 
   private requestListeners(adding: number): void {
@@ -392,7 +392,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     return info;
   }
 
-  private healthChanged(index: number, up: boolean, reason: string): void {
+  private healthChanged(index: number, up: boolean, reason: string, silent: boolean): void {
     const member = this.members.all()[index];
     if (member === undefined || member.removed) return;
     const id = member.address.id;
@@ -403,7 +403,7 @@ export class FnBalancer extends EventEmitter implements Balancer, Dispatcher {
     else logNodeState(this.log, id, up, reason);
     for (const listener of this.healthListeners) listener(index, up, reason);
     this.emit(up ? 'node-up' : 'node-down', id, reason);
-    if (!up) this.engine.nodeDown(index);
+    if (!up) this.engine.nodeDown(index, silent);
   }
 
   private countUp(): void {

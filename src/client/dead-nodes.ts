@@ -37,7 +37,7 @@ export class DeadNodes {
     const checker = new HealthChecker([this.nodes[index]], { ...this.probe, rise: 1, fall: 1 }, (_, up, why) => {
       if (up) this.revive(index, why);
     });
-    checker.markDown(0, reason);
+    checker.markDown(0, reason, false); // only its coming back is listened to
     this.checkers[index] = checker;
     this.onChange(index, false, reason);
     checker.start();

@@ -4,14 +4,14 @@ import type { MembersSnapshot } from '../membership/member-table.js';
 
 /** Primary → worker: a node changed state, the whole health state, the membership, or a request for the worker's counters. */
 export type ToWorker =
-  | { readonly fnlb: 'health'; readonly index: number; readonly up: boolean; readonly reason: string }
+  | { readonly fnlb: 'health'; readonly index: number; readonly up: boolean; readonly reason: string; readonly silent: boolean }
   | { readonly fnlb: 'health-snapshot'; readonly up: readonly boolean[] }
   | { readonly fnlb: 'members'; readonly members: MembersSnapshot }
   | { readonly fnlb: 'stats-request'; readonly id: number };
 
 /** Worker → primary: traffic saw a node fail; the worker is listening; the worker's counters. */
 export type ToPrimary =
-  | { readonly fnlb: 'node-failed'; readonly index: number; readonly reason: string }
+  | { readonly fnlb: 'node-failed'; readonly index: number; readonly reason: string; readonly silent: boolean }
   | { readonly fnlb: 'listening'; readonly address: string }
   | { readonly fnlb: 'stats'; readonly id: number; readonly stats: unknown };
 

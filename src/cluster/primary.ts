@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { healthCheckOptions, logNodeState } from '../balancer.js';
 import type { MembershipSource } from '../membership/sources.js';
-import { HealthChecker } from '../health/health-checker.js';
+import { HealthChecker, type HealthChangeListener } from '../health/health-checker.js';
 import { exitAfterLogs, flushLogger, type Logger } from '../log.js';
 import type { BalancerOptions } from '../config/options.js';
 import { MemberTable, routableRanking, type MemberChange } from '../membership/member-table.js';
@@ -33,15 +33,15 @@ export function runPrimary(options: BalancerOptions, logger: Logger, source: Mem
   const broadcast = (m: ToWorker) => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(m);
   };
-  const healthListeners: Array<(slot: number, up: boolean, reason: string) => void> = [];
+  const healthListeners: HealthChangeListener[] = [];
   const membersListeners: Array<(changes: readonly MemberChange[]) => void> = [];
   const checker = new HealthChecker(
     table.all().map((m) => m.address),
     healthCheckOptions(options),
-    (index, up, reason) => {
+    (index, up, reason, silent) => {
       logNodeState(logger, table.all()[index].address.id, up, reason);
-      broadcast({ fnlb: 'health', index, up, reason });
-      for (const l of healthListeners) l(index, up, reason);
+      broadcast({ fnlb: 'health', index, up, reason, silent });
+      for (const l of healthListeners) l(index, up, reason, silent);
     },
   );
   for (const m of table.all()) if (m.removed) checker.removeNode(m.slot);
@@ -121,7 +121,7 @@ export function runPrimary(options: BalancerOptions, logger: Logger, source: Mem
     worker.on('message', (m: unknown) => {
       if (!isToPrimary(m)) return;
       if (m.fnlb === 'node-failed') {
-        checker.markDown(m.index, m.reason);
+        checker.markDown(m.index, m.reason, m.silent === true);
       } else if (m.fnlb === 'stats') {
         const p = pendingStats.get(m.id);
         if (p === undefined) return;

@@ -115,9 +115,12 @@ export class Engine {
     this.ctx.pools[slot]?.retire();
   }
 
-  /** A node was taken out: requests waiting on it that may move go to their next node now. */
-  nodeDown(index: number): void {
-    this.ctx.pools[index]?.nodeDown();
+  /**
+   * A node was taken out: requests not yet sent to it go to their next node now; those written to it
+   * that may go again too if it went silent (see HealthChangeListener).
+   */
+  nodeDown(index: number, silent: boolean): void {
+    this.ctx.pools[index]?.nodeDown(silent);
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {

@@ -78,6 +78,7 @@ const FAILURE_REASON: Readonly<Record<Failure, string>> = {
   'closed-after-send': 'closed by node',
   'node-down-before-send': 'node taken out',
   'node-down-after-send': 'node taken out',
+  'node-silent-after-send': 'node taken out',
   'response-timeout': 'response timeout',
   'bad-response': 'bad response',
   'not-executed': 'not executed',
@@ -570,9 +571,13 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     else this.nodeBroke('node stalled mid-response');
   }
 
-  onNodeDown(conn: UpstreamConn): void {
+  onNodeDown(conn: UpstreamConn, silent: boolean): void {
     if (conn !== this.conn) return;
-    const failure = conn.connected && this.requestSent ? 'node-down-after-send' : 'node-down-before-send';
+    const failure = !(conn.connected && this.requestSent)
+      ? 'node-down-before-send'
+      : silent
+        ? 'node-silent-after-send'
+        : 'node-down-after-send';
     this.attemptFailed(failure, 'node taken out while waiting');
   }
 
@@ -608,7 +613,7 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.refusedStatus = refusedStatus;
     this.dropConn();
     if (decision.markNodeDown) {
-      this.ctx.dispatcher.nodeFailed(this.node, reason);
+      this.ctx.dispatcher.nodeFailed(this.node, reason, failure === 'connect-timeout');
       this.ctx.pools[this.node].closeIdle();
     }
     // Nothing reached the node: the retry costs the cluster nothing, the budget is not asked.

@@ -21,8 +21,17 @@ export type Failure =
   | 'closed-after-send'
   /** The node was taken out (health checks, another request's failure) while we were still connecting. */
   | 'node-down-before-send'
-  /** The node was taken out while the written request waits on it. */
+  /**
+   * The node was taken out while the written request waits on it, but it still answers (it refused or
+   * reset connections, or answered its checks with an error status): its answer to this request may
+   * still come, and a node shutting down gracefully finishes what it has.
+   */
   | 'node-down-after-send'
+  /**
+   * The node was taken out for silence (a check or a connect timed out, its host unreachable) while the
+   * written request waits on it: a frozen or black-holed node does not answer it either.
+   */
+  | 'node-silent-after-send'
   /** No complete response head within --response-timeout. */
   | 'response-timeout'
   /** The node's response cannot be framed or finished (bad head, bad chunk, stalled mid-response). */
@@ -140,12 +149,14 @@ export function decideRetry(o: AttemptOutcome): RetryDecision {
     // the node's own answer then goes to the client.
     return maySendAgain(o) ? nextNode(false) : PASS_THROUGH;
   }
-  if (failure === 'node-down-before-send' || failure === 'node-down-after-send') {
-    // The node is already out. Once it answers, its response is ours; a request it may be running
-    // moves only if it may go again (a black-holed or frozen node would otherwise hold it for
-    // --response-timeout), others wait for its answer.
+  if (failure === 'node-down-before-send' || failure === 'node-down-after-send' || failure === 'node-silent-after-send') {
+    // The node is already out. Once it answers, its response is ours. A request it may be running moves
+    // only if the node went silent (a black-holed or frozen node would otherwise hold it for
+    // --response-timeout) and it may go again; others wait for the node's answer, which a node that
+    // still answers will give (moving it would run it twice).
     if (o.responseBytes || o.responseStarted) return WAIT;
-    return failure === 'node-down-before-send' || maySendAgain(o) ? nextNode(false) : WAIT;
+    if (failure === 'node-down-before-send') return nextNode(false);
+    return failure === 'node-silent-after-send' && maySendAgain(o) ? nextNode(false) : WAIT;
   }
   if (o.responseStarted) return CUT_CLIENT;
   // A partial or broken response head: the node took the request; no retry, but no bytes reached the client.

@@ -16,8 +16,11 @@ export interface Dispatcher {
   reportWait(head: RequestHead, node: number, waitMs: number): void;
   /** finished() uses `ms`: when false the engine does not read the clock per request. */
   readonly timesRequests: boolean;
-  /** Passive failure seen by traffic (refused, connect timeout, reset before the request was sent). */
-  nodeFailed(index: number, reason: string): void;
+  /**
+   * Passive failure seen by traffic (refused, connect timeout, reset before the request was sent).
+   * `silent`: the node did not answer at all (a connect timeout); see HealthChangeListener.
+   */
+  nodeFailed(index: number, reason: string, silent: boolean): void;
   /**
    * Called once per request when it ends, for access logs and metrics. The record is the exchange
    * itself (no allocation per request): read it during the call, never keep it.

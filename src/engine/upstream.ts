@@ -13,7 +13,7 @@ export interface UpstreamOwner {
   onUpstreamGone(conn: UpstreamConn, reason: string, ended: boolean): void;
   onUpstreamDeadline(conn: UpstreamConn): void;
   /** The node was taken out (health checks or another request's failure) while this waits on it. */
-  onNodeDown(conn: UpstreamConn): void;
+  onNodeDown(conn: UpstreamConn, silent: boolean): void;
 }
 
 /**
@@ -201,13 +201,13 @@ export class NodePool {
   }
 
   /**
-   * The node is down: every exchange waiting on one of its connections hears it (it may move on), after
-   * the reads of this turn of the event loop. A node that fails its probes may still be answering: a
-   * response already in the kernel is read first, instead of its request being sent to the next node too.
+   * The node is down: every exchange waiting on one of its connections hears it and whether the node went
+   * silent (the retry policy decides who moves), after the reads of this turn of the event loop: a
+   * response already in the kernel is read first.
    */
-  nodeDown(): void {
+  nodeDown(silent: boolean): void {
     setImmediate(() => {
-      for (const conn of [...this.open]) conn.owner?.onNodeDown(conn);
+      for (const conn of [...this.open]) conn.owner?.onNodeDown(conn, silent);
     });
   }
 

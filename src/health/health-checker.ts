@@ -26,6 +26,13 @@ export type { HealthChangeListener };
 /** Status line is "HTTP/1.x NNN ..."; anything longer before the first LF is not HTTP. */
 const MAX_STATUS_LINE = 1024;
 
+/**
+ * Socket errors that come from the node's host answering: refused (nothing listens, or the listener is
+ * closed while the process finishes what it has) or reset. Any other error (unreachable, timed out) is
+ * silence.
+ */
+const ANSWERING_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+
 /** One probe in flight. */
 interface Probe {
   readonly socket: net.Socket;
@@ -119,15 +126,15 @@ export class HealthChecker implements HealthView {
   }
 
   /** Passive failure seen by traffic: down at once; onChange only if it was up. */
-  markDown(index: number, reason: string): void {
-    if (this.states[index]?.markDown()) this.changed(index, false, reason);
+  markDown(index: number, reason: string, silent: boolean): void {
+    if (this.states[index]?.markDown()) this.changed(index, false, reason, silent);
   }
 
-  private changed(slot: number, up: boolean, reason: string): void {
+  private changed(slot: number, up: boolean, reason: string, silent: boolean): void {
     const d = this.details[slot];
     d.since = Date.now();
     d.reason = reason;
-    this.onChange(slot, up, reason);
+    this.onChange(slot, up, reason, silent);
   }
 
   private abort(slot: number): void {
@@ -154,17 +161,19 @@ export class HealthChecker implements HealthView {
     try {
       socket = net.connect({ host: node.host, port: node.port });
     } catch (err) {
-      this.record(index, false, `connect: ${(err as Error).message}`);
+      this.record(index, false, `connect: ${(err as Error).message}`, 0, false);
       return;
     }
     socket.unref();
     const p: Probe = { socket, timer: null, head: '', done: false, startedAt };
     // One deadline for connect + status line (socket.setTimeout would only bound idle gaps).
-    p.timer = setTimeout(() => this.finish(index, p, false, `timeout after ${this.opts.timeout} ms`), this.opts.timeout);
+    p.timer = setTimeout(() => this.finish(index, p, false, `timeout after ${this.opts.timeout} ms`, true), this.opts.timeout);
     p.timer.unref();
     this.probes[index] = p;
 
-    socket.on('error', (err: NodeJS.ErrnoException) => this.finish(index, p, false, `${err.code ?? 'error'}: ${err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.finish(index, p, false, `${err.code ?? 'error'}: ${err.message}`, !ANSWERING_ERRORS.has(err.code ?? '')),
+    );
     socket.on('close', () => this.finish(index, p, false, 'connection closed before a status line'));
     socket.on('connect', () => {
       if (request === null) return this.finish(index, p, true, 'TCP connect ok');
@@ -186,22 +195,25 @@ export class HealthChecker implements HealthView {
     });
   }
 
-  /** First outcome wins; later events of the same probe (close after destroy, late timer) are ignored. */
-  private finish(index: number, p: Probe, ok: boolean, detail: string): void {
+  /**
+   * First outcome wins; later events of the same probe (close after destroy, late timer) are ignored.
+   * `silent`: a failure in which the node did not answer at all (see HealthChangeListener).
+   */
+  private finish(index: number, p: Probe, ok: boolean, detail: string, silent = false): void {
     if (p.done) return;
     p.done = true;
     if (p.timer !== null) clearTimeout(p.timer);
     p.socket.destroy(); // the status line is all we need
     this.probes[index] = null;
-    this.record(index, ok, detail, performance.now() - p.startedAt);
+    this.record(index, ok, detail, performance.now() - p.startedAt, silent);
   }
 
-  private record(index: number, ok: boolean, detail: string, ms = 0): void {
+  private record(index: number, ok: boolean, detail: string, ms: number, silent: boolean): void {
     const state = this.states[index];
     if (state === null) return; // removed while the probe ran
     this.details[index].lastCheck = { ok, detail, ms: Math.round(ms * 100) / 100, at: Date.now() };
     if (ok ? state.recordSuccess() : state.recordFailure()) {
-      this.changed(index, ok, ok ? `health check passed (${detail})` : `health check failed (${detail})`);
+      this.changed(index, ok, ok ? `health check passed (${detail})` : `health check failed (${detail})`, !ok && silent);
     }
   }
 }

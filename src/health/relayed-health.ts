@@ -30,10 +30,10 @@ export class RelayedHealth implements HealthView {
     this.up[slot] = false;
   }
 
-  markDown(index: number, reason: string): void {
+  markDown(index: number, reason: string, silent: boolean): void {
     if (!this.up[index]) return;
-    this.set(index, false, reason);
-    this.send({ fnlb: 'node-failed', index, reason });
+    this.set(index, false, reason, silent);
+    this.send({ fnlb: 'node-failed', index, reason, silent });
   }
 
   start(): void {
@@ -47,13 +47,13 @@ export class RelayedHealth implements HealthView {
   /** Applies a message from the primary (exposed for tests). */
   receive(m: unknown): void {
     if (!isToWorker(m)) return;
-    if (m.fnlb === 'health') this.set(m.index, m.up, m.reason);
-    else if (m.fnlb === 'health-snapshot') m.up.forEach((up, i) => this.set(i, up, 'state from primary'));
+    if (m.fnlb === 'health') this.set(m.index, m.up, m.reason, m.silent === true);
+    else if (m.fnlb === 'health-snapshot') m.up.forEach((up, i) => this.set(i, up, 'state from primary', false));
   }
 
-  private set(index: number, up: boolean, reason: string): void {
+  private set(index: number, up: boolean, reason: string, silent: boolean): void {
     if (index < 0 || index >= this.up.length || this.up[index] === up) return;
     this.up[index] = up;
-    this.onChange(index, up, reason);
+    this.onChange(index, up, reason, silent);
   }
 }

@@ -221,3 +221,54 @@ describe('retry budget', () => {
     assert.equal(calls(next).length, 10);
   });
 });
+
+describe('a node taken out while a GET waits on it', () => {
+  const BUSY = 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+  const HEALTHY = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n';
+  const FROM_OWNER = 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nowner';
+
+  /**
+   * The owner takes the GET and answers it after 1.5 s; meanwhile its health checks turn bad the way
+   * `checks` says once the GET has arrived. Returns the client's response, how long it took, and the GETs
+   * each node received.
+   */
+  async function takenOutWhileWaiting(checks: 'answer 503' | 'no answer') {
+    let healthy = true;
+    const owner = await raw((req) => {
+      if (req.target === '/version') return healthy ? [{ write: HEALTHY }] : checks === 'answer 503' ? [{ write: BUSY }] : [];
+      return [{ delay: 1500 }, { write: FROM_OWNER }];
+    });
+    const next = await raw((req) => [{ write: req.target === '/version' ? HEALTHY : RAW_OK }]);
+    const nodes = [owner, next];
+    const ids = nodes.map((n) => n.id).join(',');
+    const lb = await startFnlb(
+      ['--listen', '127.0.0.1:0', '--nodes', ids, '--hc-path', '/version', '--hc-interval', '50ms', '--hc-timeout', '150ms'],
+      undefined,
+      { waitReady: true },
+    );
+    const path = pathOwnedBy(owner, nodes);
+    const started = performance.now();
+    const pending = send(lb, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    await owner.waitFor(() => calls(owner).length === 1, 2000, 'the GET at its owner');
+    healthy = false;
+    await eventually(() => lb.logs.some((l) => l.msg === 'node down' && l.node === owner.id), 2000);
+    const { res, raw: bytes } = await pending;
+    return { res, bytes, ms: performance.now() - started, atOwner: calls(owner).length, atNext: calls(next).length };
+  }
+
+  test('a node that still answers (its checks get 503) keeps the GET: its answer comes, nothing runs twice', async () => {
+    const r = await takenOutWhileWaiting('answer 503');
+    assert.equal(r.res.status, 200, r.bytes);
+    assert.equal(r.res.text(), 'owner', 'answered by the node that ran it');
+    assert.deepEqual([r.atOwner, r.atNext], [1, 0], 'received once, by its owner only');
+    assert.ok(r.ms >= 1400, `waited for the owner's answer (${r.ms.toFixed(0)} ms)`);
+  });
+
+  test('a node gone silent (its checks time out) loses the GET to the next node at once', async () => {
+    const r = await takenOutWhileWaiting('no answer');
+    assert.equal(r.res.status, 200, r.bytes);
+    assert.equal(r.res.text(), 'ok', 'answered by the next node');
+    assert.deepEqual([r.atOwner, r.atNext], [1, 1]);
+    assert.ok(r.ms < 1400, `moved before the owner would have answered (${r.ms.toFixed(0)} ms)`);
+  });
+});

@@ -72,14 +72,19 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-type Change = { index: number; up: boolean; reason: string };
+/** `silent`: the node went down without answering (see HealthChangeListener). */
+type Change = { index: number; up: boolean; reason: string; silent: boolean };
 
 function checker(nodes: NodeAddress[], opts: Partial<HealthCheckOptions>, onChange?: (c: Change) => void) {
   const changes: Change[] = [];
-  const hc = new HealthChecker(nodes, { interval: 50, timeout: 200, path: '/version', rise: 2, fall: 2, ...opts }, (index, up, reason) => {
-    changes.push({ index, up, reason });
-    onChange?.({ index, up, reason });
-  });
+  const hc = new HealthChecker(
+    nodes,
+    { interval: 50, timeout: 200, path: '/version', rise: 2, fall: 2, ...opts },
+    (index, up, reason, silent) => {
+      changes.push({ index, up, reason, silent });
+      onChange?.({ index, up, reason, silent });
+    },
+  );
   return { hc, changes };
 }
 
@@ -143,7 +148,7 @@ describe('HealthChecker', () => {
       fake.mode = 'fail';
       await waitFor(() => changes.length === 1, 2000, 'down');
       assert.equal(failsAtDown, 3, 'down exactly at the 3rd failed probe');
-      assert.deepEqual(changes[0], { index: 0, up: false, reason: 'health check failed (HTTP 500)' });
+      assert.deepEqual(changes[0], { index: 0, up: false, reason: 'health check failed (HTTP 500)', silent: false });
       assert.equal(hc.isUp(0), false);
       assert.equal(hc.states[0]?.up, false);
 
@@ -151,7 +156,7 @@ describe('HealthChecker', () => {
       fake.mode = 'ok';
       await waitFor(() => changes.length === 2, 2000, 'up');
       assert.equal(oksAtUp, 2, 'up exactly at the 2nd good probe');
-      assert.deepEqual(changes[1], { index: 0, up: true, reason: 'health check passed (HTTP 200)' });
+      assert.deepEqual(changes[1], { index: 0, up: true, reason: 'health check passed (HTTP 200)', silent: false });
       assert.equal(hc.isUp(0), true);
     } finally {
       hc.stop();
@@ -183,6 +188,7 @@ describe('HealthChecker', () => {
       assert.equal(changes[0].index, 1);
       assert.equal(changes[0].up, false);
       assert.match(changes[0].reason, /ECONNREFUSED/);
+      assert.equal(changes[0].silent, false, 'a refusing node answers');
       await sleep(100);
       assert.equal(changes.length, 1);
       assert.equal(hc.isUp(0), true);
@@ -216,10 +222,11 @@ describe('HealthChecker', () => {
       await new Promise((resolve) => server.close(resolve));
       await waitFor(() => changes.length === 1, 2000, 'down');
       assert.equal(changes[0].up, false);
+      assert.equal(changes[0].silent, false);
 
       server = await listen(port);
       await waitFor(() => changes.length === 2, 2000, 'up');
-      assert.deepEqual(changes[1], { index: 0, up: true, reason: 'health check passed (TCP connect ok)' });
+      assert.deepEqual(changes[1], { index: 0, up: true, reason: 'health check passed (TCP connect ok)', silent: false });
     } finally {
       hc.stop();
       for (const c of sockets) c.destroy();
@@ -237,7 +244,7 @@ describe('HealthChecker', () => {
       hc.start();
       await waitFor(() => changes.length === 1, 2000, 'down');
       assert.ok(Date.now() - started >= 95, 'not before the timeout');
-      assert.deepEqual(changes[0], { index: 0, up: false, reason: 'health check failed (timeout after 100 ms)' });
+      assert.deepEqual(changes[0], { index: 0, up: false, reason: 'health check failed (timeout after 100 ms)', silent: true });
       await waitFor(() => fake.closed >= 1, 1000, 'the timed-out probe socket to close');
     } finally {
       hc.stop();
@@ -270,9 +277,9 @@ describe('HealthChecker', () => {
     const { hc, changes } = checker([node(port)], { interval: 40 });
     try {
       hc.start();
-      hc.markDown(0, 'connect ECONNRESET from traffic');
-      hc.markDown(0, 'again');
-      assert.deepEqual(changes, [{ index: 0, up: false, reason: 'connect ECONNRESET from traffic' }]);
+      hc.markDown(0, 'connect ECONNRESET from traffic', false);
+      hc.markDown(0, 'again', true);
+      assert.deepEqual(changes, [{ index: 0, up: false, reason: 'connect ECONNRESET from traffic', silent: false }]);
       assert.equal(hc.isUp(0), false);
       await waitFor(() => changes.length === 2, 2000, 'up');
       assert.equal(changes[1].up, true);

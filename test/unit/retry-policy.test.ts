@@ -32,6 +32,7 @@ const ALL_FAILURES: readonly Failure[] = [
   'closed-after-send',
   'node-down-before-send',
   'node-down-after-send',
+  'node-silent-after-send',
   'response-timeout',
   'bad-response',
 ];
@@ -45,6 +46,7 @@ const REASON: Record<Failure, string> = {
   'closed-after-send': 'node closed the connection',
   'node-down-before-send': 'node taken out while waiting',
   'node-down-after-send': 'node taken out while waiting',
+  'node-silent-after-send': 'node taken out while waiting',
   'response-timeout': 'response timeout',
   'bad-response': 'response head from node too large',
   'not-executed': 'node did not run it (503)',
@@ -176,10 +178,13 @@ const TABLE: ReadonlyArray<{ row: string; cases: Case[]; outside?: string }> = [
   {
     row: "the node is taken out (health checks, or another request's failure) while the request waits on it, no response byte yet",
     cases: [
-      // GET column: next node at once (the node is already down: no second mark).
-      ...cases('node-down-after-send', KEPT_IDEMPOTENT, () => nextNode(false)),
+      // GET column: next node at once if the node went silent (the node is already down: no second mark)...
+      ...cases('node-silent-after-send', KEPT_IDEMPOTENT, () => nextNode(false)),
+      // ...waits for the answer of a node that still answers (it may be running the request).
+      ...cases('node-down-after-send', KEPT_IDEMPOTENT, () => wait, {}, ', node still answering'),
       // POST column: waits for the node's answer or --response-timeout (it may be running there).
-      ...cases('node-down-after-send', NOT_REPLAYABLE, () => wait),
+      ...cases('node-silent-after-send', NOT_REPLAYABLE, () => wait),
+      ...cases('node-down-after-send', NOT_REPLAYABLE, () => wait, {}, ', node still answering'),
       // ...moved at once if it was not sent yet (both columns).
       ...cases('node-down-before-send', [...KEPT_IDEMPOTENT, ...NOT_REPLAYABLE], () => nextNode(false), {}, ', not sent yet'),
     ],
@@ -201,11 +206,12 @@ const TABLE: ReadonlyArray<{ row: string; cases: Case[]; outside?: string }> = [
     row: 'part of a response received',
     cases: [
       // Both columns: the client connection is cut (it sees a truncated response), whatever broke.
-      ...ALL_FAILURES.filter((f) => !f.startsWith('node-down') && !nothingReachedNode(f)).flatMap((f) =>
+      ...ALL_FAILURES.filter((f) => !f.startsWith('node-') && !nothingReachedNode(f)).flatMap((f) =>
         cases(f, [GET, POST, BIG_POST], () => cutClient, { responseBytes: true, responseStarted: true }, ', response started'),
       ),
       // The node being taken out does not stop a response that is coming: it goes on.
       ...cases('node-down-after-send', [GET, POST], () => wait, { responseBytes: true, responseStarted: true }, ', response started'),
+      ...cases('node-silent-after-send', [GET, POST], () => wait, { responseBytes: true, responseStarted: true }, ', response started'),
       // Bytes of a response head that never completed: nothing reached the client yet, so it gets a 502 (the
       // table's "cut" is for a response that reached the client), never a retry. A timeout then is a 502 too, not a 504.
       ...['reset-after-send', 'closed-after-send', 'response-timeout', 'bad-response'].flatMap((f) =>
@@ -219,6 +225,7 @@ const TABLE: ReadonlyArray<{ row: string; cases: Case[]; outside?: string }> = [
         ', head incomplete, second timeout',
       ),
       ...cases('node-down-after-send', [GET, POST], () => wait, { responseBytes: true }, ', head incomplete'),
+      ...cases('node-silent-after-send', [GET, POST], () => wait, { responseBytes: true }, ', head incomplete'),
     ],
   },
   {
@@ -378,7 +385,7 @@ describe('retry policy: invariants', () => {
     fc.assert(
       fc.property(engineOutcome, (o) => {
         if (!o.responseStarted) return;
-        assert.deepEqual(decideRetry(o), o.failure === 'node-down-after-send' ? wait : cutClient);
+        assert.deepEqual(decideRetry(o), o.failure === 'node-down-after-send' || o.failure === 'node-silent-after-send' ? wait : cutClient);
       }),
       { numRuns: 1000 },
     );
@@ -425,9 +432,18 @@ describe('retry policy: invariants', () => {
     fc.assert(
       fc.property(anyOutcome, (o) => {
         const d = decideRetry(o);
-        const nodeDown = o.failure === 'node-down-before-send' || o.failure === 'node-down-after-send';
+        const nodeDown = o.failure.startsWith('node-');
         if (nodeDown) assert.ok(d.kind === 'wait' || d.kind === 'next-node', d.kind);
         else assert.notEqual(d.kind, 'wait');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a written request is never moved off a node taken out while it still answers (it may be running there)', () => {
+    fc.assert(
+      fc.property(anyOutcome, (o) => {
+        if (o.failure === 'node-down-after-send') assert.deepEqual(decideRetry(o), wait);
       }),
       { numRuns: 1000 },
     );
@@ -470,11 +486,12 @@ describe('retry policy: Idempotency-Key', () => {
     for (const reused of [true, false]) {
       for (const retryOnReset of [false, true]) {
         const facts = { reusedConn: reused, retryOnReset };
-        for (const f of ['reset-after-send', 'closed-after-send', 'node-down-after-send', 'response-timeout'] as Failure[]) {
+        for (const f of ['reset-after-send', 'closed-after-send', 'node-silent-after-send', 'response-timeout'] as Failure[]) {
           assert.deepEqual(decideRetry(keyed(f, KEYED_POST, facts)), decideRetry(outcome(f, GET, facts)), f);
         }
         assert.deepEqual(decideRetry(keyed('reset-after-send', KEYED_POST, facts)), reused ? sameNodeFresh : nextNode(true));
-        assert.deepEqual(decideRetry(keyed('node-down-after-send', KEYED_POST, facts)), nextNode(false));
+        assert.deepEqual(decideRetry(keyed('node-silent-after-send', KEYED_POST, facts)), nextNode(false));
+        assert.deepEqual(decideRetry(keyed('node-down-after-send', KEYED_POST, facts)), wait);
         assert.deepEqual(decideRetry(keyed('response-timeout', KEYED_POST, { ...facts, timedOutBefore: true })), gatewayTimeout);
       }
     }
@@ -482,7 +499,7 @@ describe('retry policy: Idempotency-Key', () => {
 
   it('the key does not bring back a body that streamed through', () => {
     assert.deepEqual(decideRetry(keyed('reset-after-send', KEYED_BIG_POST)), badGateway('ECONNRESET', true));
-    assert.deepEqual(decideRetry(keyed('node-down-after-send', KEYED_BIG_POST)), wait);
+    assert.deepEqual(decideRetry(keyed('node-silent-after-send', KEYED_BIG_POST)), wait);
     assert.deepEqual(decideRetry(keyed('response-timeout', KEYED_BIG_POST)), gatewayTimeout);
   });
 
