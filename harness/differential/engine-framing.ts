@@ -15,7 +15,7 @@ import { RequestFramer, type RequestSink } from '../../src/engine/http1/request-
 import type { RequestHead } from '../../src/engine/http1/request-head.js';
 import { MAX_RESPONSE_HEAD, ResponseFramer, type ResponseSink } from '../../src/engine/http1/response-framer.js';
 import { BodyKind, type ResponseHead } from '../../src/engine/http1/response-head.js';
-import { CR, LF } from '../../src/engine/http1/chars.js';
+import { Ch } from '../../src/engine/http1/chars.js';
 
 export { MAX_RESPONSE_HEAD };
 /** The engine's default request head limit (--max-header-size). */
@@ -139,7 +139,7 @@ class RequestRecorder extends Recorder<RequestHead> implements RequestSink {
   onRequestHead(head: RequestHead, buf: Buffer): void {
     // The framer skips up to four empty lines before a request line; a fifth is part of a (bad) head.
     let begin = this.pos;
-    for (let k = 0; k < 4 && this.input[begin] === CR && this.input[begin + 1] === LF; k++) begin += 2;
+    for (let k = 0; k < 4 && this.input[begin] === Ch.CR && this.input[begin + 1] === Ch.LF; k++) begin += 2;
     const hasBody = head.chunked || head.contentLength > 0;
     this.head(head, buf, begin, hasBody);
     if (!hasBody) this.requestDone(head);

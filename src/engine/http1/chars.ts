@@ -21,7 +21,7 @@ export const FIELD_VALUE = table((c) => c === 0x09 || c === 0x20 || (c >= 0x21 &
  */
 export function fieldContentEnd(buf: Uint8Array, i: number): number {
   let c = buf[i];
-  while (c! > 0x1f ? c !== 0x7f : c === HTAB) c = buf[++i];
+  while (c! > 0x1f ? c !== 0x7f : c === Ch.HTAB) c = buf[++i];
   return i;
 }
 
@@ -56,8 +56,15 @@ export function equalsLower(buf: Uint8Array, start: number, end: number, name: U
   return true;
 }
 
-export const CR = 0x0d;
-export const LF = 0x0a;
-export const SP = 0x20;
-export const HTAB = 0x09;
-export const COLON = 0x3a;
+/**
+ * The bytes the parsers compare against. A const enum, so each use compiles to its number: an imported
+ * `const` is a live binding, which optimized code loads and checks for its temporal dead zone at every
+ * use, inside the byte loops.
+ */
+export const enum Ch {
+  HTAB = 0x09,
+  LF = 0x0a,
+  CR = 0x0d,
+  SP = 0x20,
+  COLON = 0x3a,
+}

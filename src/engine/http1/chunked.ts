@@ -1,4 +1,4 @@
-import { COLON, CR, FIELD_VALUE, HEX, HTAB, LF, LOWER, SP, TOKEN } from './chars.js';
+import { FIELD_VALUE, HEX, LOWER, TOKEN, Ch } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { Buffer } from 'node:buffer';
 
@@ -76,7 +76,7 @@ export class ChunkedDecoder {
    */
   private extension(c: number): void {
     this.extensionByte();
-    const ws = c === SP || c === HTAB;
+    const ws = c === Ch.SP || c === Ch.HTAB;
     const token = TOKEN[c] === 1;
     let next: State | -1 = -1;
     switch (this.state) {
@@ -86,7 +86,7 @@ export class ChunkedDecoder {
       case State.ExtName:
       case State.ExtToken:
         if (token) next = this.state;
-        else if (c === CR) next = State.SizeLF;
+        else if (c === Ch.CR) next = State.SizeLF;
         else if (c === 0x3b /* ; */) next = State.ExtNameStart;
         else if (c === 0x3d /* = */ && this.state === State.ExtName) next = State.ExtValueStart;
         else if (ws) next = this.state === State.ExtName ? State.ExtAfterName : State.ExtAfterValue;
@@ -104,7 +104,7 @@ export class ChunkedDecoder {
         next = FIELD_VALUE[c] === 1 ? State.ExtQuoted : -1;
         break;
       case State.ExtQuoteEnd:
-        next = c === CR ? State.SizeLF : c === 0x3b ? State.ExtNameStart : ws ? State.ExtAfterValue : -1;
+        next = c === Ch.CR ? State.SizeLF : c === 0x3b ? State.ExtNameStart : ws ? State.ExtAfterValue : -1;
         break;
       case State.ExtAfterValue:
         next = c === 0x3b ? State.ExtNameStart : ws ? State.ExtAfterValue : -1;
@@ -136,9 +136,9 @@ export class ChunkedDecoder {
             break;
           }
           if (this.digits === 0) throw new FramingError(400, 'invalid chunk size');
-          if (c === CR) this.state = State.SizeLF;
+          if (c === Ch.CR) this.state = State.SizeLF;
           else if (c === 0x3b /* ; */) this.state = State.ExtNameStart;
-          else if (c === SP || c === HTAB) this.state = State.SizeWhitespace;
+          else if (c === Ch.SP || c === Ch.HTAB) this.state = State.SizeWhitespace;
           else throw new FramingError(400, 'invalid chunk size');
           this.lineBytes++;
           i++;
@@ -147,7 +147,7 @@ export class ChunkedDecoder {
         case State.SizeWhitespace:
           // BWS is only allowed before a chunk extension.
           if (c === 0x3b) this.state = State.ExtNameStart;
-          else if (c !== SP && c !== HTAB) throw new FramingError(400, 'invalid chunk size line');
+          else if (c !== Ch.SP && c !== Ch.HTAB) throw new FramingError(400, 'invalid chunk size line');
           this.extensionByte();
           i++;
           break;
@@ -159,7 +159,7 @@ export class ChunkedDecoder {
           }
           throw new Error('unreachable chunked state');
         case State.SizeLF:
-          if (c !== LF) throw new FramingError(400, 'invalid chunk size line');
+          if (c !== Ch.LF) throw new FramingError(400, 'invalid chunk size line');
           i++;
           this.digits = 0;
           this.lineBytes = 0;
@@ -183,22 +183,22 @@ export class ChunkedDecoder {
           break;
         }
         case State.DataCR:
-          if (c !== CR) throw new FramingError(400, 'missing CRLF after chunk data');
+          if (c !== Ch.CR) throw new FramingError(400, 'missing CRLF after chunk data');
           this.state = State.DataLF;
           i++;
           break;
         case State.DataLF:
-          if (c !== LF) throw new FramingError(400, 'missing CRLF after chunk data');
+          if (c !== Ch.LF) throw new FramingError(400, 'missing CRLF after chunk data');
           this.state = State.Size;
           i++;
           break;
         case State.TrailerLineStart:
-          if (c === CR) {
+          if (c === Ch.CR) {
             this.state = State.FinalLF;
             i++;
             break;
           }
-          if (c === SP || c === HTAB) throw new FramingError(400, 'obsolete line folding in trailer');
+          if (c === Ch.SP || c === Ch.HTAB) throw new FramingError(400, 'obsolete line folding in trailer');
           this.trailerNameDone = false;
           this.trailerNameLength = 0;
           this.trailerFraming = 3;
@@ -214,7 +214,7 @@ export class ChunkedDecoder {
                 if (CONTENT_LENGTH[n] !== l) this.trailerFraming &= 2;
                 if (TRANSFER_ENCODING[n] !== l) this.trailerFraming &= 1;
               }
-            } else if (c === COLON && this.trailerNameLength > 0) {
+            } else if (c === Ch.COLON && this.trailerNameLength > 0) {
               this.trailerNameDone = true;
               // RFC 9110 §6.5.1: framing fields are not allowed in trailers; parsers (llhttp) refuse them.
               const n = this.trailerNameLength;
@@ -225,7 +225,7 @@ export class ChunkedDecoder {
                 throw new FramingError(400, 'framing field in trailer');
               }
             } else throw new FramingError(400, 'malformed trailer field');
-          } else if (c === CR) {
+          } else if (c === Ch.CR) {
             this.state = State.TrailerLF;
           } else if (FIELD_VALUE[c] !== 1) {
             throw new FramingError(400, 'invalid character in trailer field');
@@ -233,12 +233,12 @@ export class ChunkedDecoder {
           i++;
           break;
         case State.TrailerLF:
-          if (c !== LF) throw new FramingError(400, 'bare CR in trailer');
+          if (c !== Ch.LF) throw new FramingError(400, 'bare CR in trailer');
           this.state = State.TrailerLineStart;
           i++;
           break;
         case State.FinalLF:
-          if (c !== LF) throw new FramingError(400, 'malformed end of chunked body');
+          if (c !== Ch.LF) throw new FramingError(400, 'malformed end of chunked body');
           this.state = State.Done;
           return i + 1;
         case State.Done:

@@ -1,4 +1,4 @@
-import { COLON, CR, HTAB, LF, SP, TOKEN, fieldContentEnd } from './chars.js';
+import { TOKEN, Ch, fieldContentEnd } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { type Known, knownField } from './known-fields.js';
 
@@ -50,28 +50,29 @@ const ranges: number[] = new Array<number>(64).fill(0);
 export function readFields(buf: Buffer, start: number, limit: number, status: number, visitor: FieldVisitor): number[] | null {
   let n = 0;
   let i = start;
+  const token = TOKEN; // a local name: an imported one is loaded and checked at every use
   for (;;) {
     if (i + 1 >= limit) return null;
     let c = buf[i]!;
-    if (c === CR && buf[i + 1] === LF) break;
+    if (c === Ch.CR && buf[i + 1] === Ch.LF) break;
     const lineStart = i;
-    if (c === SP || c === HTAB) throw new FramingError(status, 'obsolete line folding');
+    if (c === Ch.SP || c === Ch.HTAB) throw new FramingError(status, 'obsolete line folding');
     // tchar: letters and '-' (nearly every name byte) by comparison, the rest by the table.
-    while (((c | 0x20) - 0x61) >>> 0 < 26 || c === 0x2d || TOKEN[c] === 1) c = buf[++i]!;
+    while (((c | 0x20) - 0x61) >>> 0 < 26 || c === 0x2d || token[c] === 1) c = buf[++i]!;
     const nameEnd = i;
-    if (nameEnd === lineStart || c !== COLON) throw new FramingError(status, 'malformed header field');
+    if (nameEnd === lineStart || c !== Ch.COLON) throw new FramingError(status, 'malformed header field');
     c = buf[++i]!;
-    while (c === SP || c === HTAB) c = buf[++i]!;
+    while (c === Ch.SP || c === Ch.HTAB) c = buf[++i]!;
     const valueStart = i;
     i = fieldContentEnd(buf, i);
     // The line's CRLF and the first byte of the next, which must not fold it.
     if (i + 2 >= limit) return null;
-    if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(status, 'invalid character in header field');
+    if (buf[i] !== Ch.CR || buf[i + 1] !== Ch.LF) throw new FramingError(status, 'invalid character in header field');
     // A folded continuation on the next line belongs to this value: refuse it before the value is judged.
     c = buf[i + 2]!;
-    if (c === SP || c === HTAB) throw new FramingError(status, 'obsolete line folding');
+    if (c === Ch.SP || c === Ch.HTAB) throw new FramingError(status, 'obsolete line folding');
     let valueEnd = i;
-    while (valueEnd > valueStart && ((c = buf[valueEnd - 1]!) === SP || c === HTAB)) valueEnd--;
+    while (valueEnd > valueStart && ((c = buf[valueEnd - 1]!) === Ch.SP || c === Ch.HTAB)) valueEnd--;
     i += 2;
     if (visitor.field(buf, knownField(buf, lineStart, nameEnd), lineStart, nameEnd, valueStart, valueEnd, i))
       n = keepLine(ranges, n, lineStart, i);

@@ -1,4 +1,4 @@
-import { CR, LF } from './chars.js';
+import { Ch } from './chars.js';
 import { FramingError } from './framing-error.js';
 
 /**
@@ -11,10 +11,10 @@ import { FramingError } from './framing-error.js';
 export function findHeadEnd(buf: Buffer, scanFrom: number): number {
   let i = scanFrom > 3 ? scanFrom - 3 : 0;
   for (;;) {
-    i = buf.indexOf(LF, i);
+    i = buf.indexOf(Ch.LF, i);
     if (i === -1) return -1;
-    if (i === 0 || buf[i - 1] !== CR) throw new FramingError(400, 'bare LF in message head');
-    if (i >= 3 && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+    if (i === 0 || buf[i - 1] !== Ch.CR) throw new FramingError(400, 'bare LF in message head');
+    if (i >= 3 && buf[i - 2] === Ch.LF && buf[i - 3] === Ch.CR) return i + 1;
     i++;
   }
 }
@@ -32,7 +32,7 @@ const LIMIT_LOOK_BACK = 64;
 export function headLimit(buf: Buffer, max: number): number {
   let end = buf.length < max ? buf.length : max;
   const stop = end > LIMIT_LOOK_BACK ? end - LIMIT_LOOK_BACK : 0;
-  for (; end > stop; end--) if (buf[end - 1] === LF) return end;
+  for (; end > stop; end--) if (buf[end - 1] === Ch.LF) return end;
   return 0;
 }
 
@@ -45,13 +45,13 @@ const MAX_EMPTY_LINES = 4;
  */
 export function emptyLinesToSkip(buf: Buffer, alreadySkipped: number): number {
   let n = 0;
-  while (alreadySkipped + n < MAX_EMPTY_LINES && 2 * n + 1 < buf.length && buf[2 * n] === CR && buf[2 * n + 1] === LF) n++;
+  while (alreadySkipped + n < MAX_EMPTY_LINES && 2 * n + 1 < buf.length && buf[2 * n] === Ch.CR && buf[2 * n + 1] === Ch.LF) n++;
   return n;
 }
 
 /** RFC 9112 §3: a request line alone over the limit is 414 (URI too long); otherwise 431. */
 export function headTooLarge(buf: Buffer, maxHead: number): FramingError {
-  const lineEnd = buf.indexOf(LF);
+  const lineEnd = buf.indexOf(Ch.LF);
   if (lineEnd === -1 || lineEnd >= maxHead) return new FramingError(414, 'request target too long');
   return new FramingError(431, 'request header fields too large');
 }

@@ -1,4 +1,4 @@
-import { COLON, LF } from './chars.js';
+import { Ch } from './chars.js';
 import { keepLine } from './field-line.js';
 
 /**
@@ -18,8 +18,8 @@ export function withoutListedHeaders(buf: Buffer, keep: number[], names: string[
     let s = keep[p];
     const e = keep[p + 1];
     while (s < e) {
-      const lineEnd = buf.indexOf(LF, s) + 1;
-      const name = buf.toString('latin1', s, buf.indexOf(COLON, s)).toLowerCase();
+      const lineEnd = buf.indexOf(Ch.LF, s) + 1;
+      const name = buf.toString('latin1', s, buf.indexOf(Ch.COLON, s)).toLowerCase();
       if (!names.includes(name) || PROTECTED.has(name)) {
         n = keepLine(kept, n, s, lineEnd);
       }

@@ -1,4 +1,4 @@
-import { CR, HEX, HTAB, LF, LOWER, REG_NAME, SP, TARGET, TOKEN, equalsLower } from './chars.js';
+import { HEX, LOWER, REG_NAME, TARGET, TOKEN, Ch, equalsLower } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, lastHead, readFields } from './field-line.js';
@@ -94,18 +94,21 @@ export function readRequestHead(buf: Buffer, limit: number, opts: RequestHeadOpt
   // --- request line: method SP request-target SP HTTP-version CRLF
   if (limit === 0) return null;
   let i = 0;
-  while (TOKEN[buf[i]!] === 1) i++;
-  if (i === 0 || buf[i] !== SP) throw new FramingError(400, 'malformed request line');
+  // Local names: an imported table is loaded and checked again at every iteration of a loop.
+  const tokenChars = TOKEN;
+  const targetChars = TARGET;
+  while (tokenChars[buf[i]!] === 1) i++;
+  if (i === 0 || buf[i] !== Ch.SP) throw new FramingError(400, 'malformed request line');
   const method = methodName(buf, i);
   const targetStart = ++i;
-  while (TARGET[buf[i]!] === 1) i++;
-  if (i === targetStart || buf[i] !== SP) throw new FramingError(400, 'malformed request target');
+  while (targetChars[buf[i]!] === 1) i++;
+  if (i === targetStart || buf[i] !== Ch.SP) throw new FramingError(400, 'malformed request target');
   const targetEnd = i++;
   // HTTP-version (8 bytes) and CRLF
   if (i + 10 > limit) return null;
   const version = parseVersion(buf, i);
   i += 8;
-  if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(400, 'malformed request line');
+  if (buf[i] !== Ch.CR || buf[i + 1] !== Ch.LF) throw new FramingError(400, 'malformed request line');
   const lineEnd = i + 2;
 
   if (method === 'CONNECT') throw new FramingError(501, 'CONNECT is not supported');
@@ -341,14 +344,14 @@ export function splitTokens(buf: Uint8Array, start: number, end: number): readon
   const out: string[] = [];
   let k = start;
   while (k < end) {
-    while (k < end && (buf[k] === SP || buf[k] === HTAB || buf[k] === 0x2c)) k++;
+    while (k < end && (buf[k] === Ch.SP || buf[k] === Ch.HTAB || buf[k] === 0x2c)) k++;
     const s = k;
     while (k < end && TOKEN[buf[k]] === 1) k++;
     if (k > s) {
       const known = knownToken(buf, s, k);
       out.push(known !== -1 ? KNOWN_TOKENS[known]!.name : lowerToken(buf, s, k));
     }
-    while (k < end && (buf[k] === SP || buf[k] === HTAB)) k++;
+    while (k < end && (buf[k] === Ch.SP || buf[k] === Ch.HTAB)) k++;
     if (k < end && buf[k] !== 0x2c) throw new FramingError(400, 'malformed token list');
   }
   return out;

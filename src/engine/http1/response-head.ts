@@ -1,4 +1,4 @@
-import { CR, HTAB, LF, SP, equalsLower, fieldContentEnd } from './chars.js';
+import { Ch, equalsLower, fieldContentEnd } from './chars.js';
 import { FramingError } from './framing-error.js';
 import { withoutListedHeaders } from './listed-headers.js';
 import { type FieldVisitor, lastHead, readFields } from './field-line.js';
@@ -93,16 +93,16 @@ export function readResponseHead(
     throw new FramingError(502, 'malformed status line from node');
   }
   const minor = buf[7];
-  if ((minor !== 0x30 && minor !== 0x31) || buf[8] !== SP) throw new FramingError(502, 'unsupported HTTP version from node');
+  if ((minor !== 0x30 && minor !== 0x31) || buf[8] !== Ch.SP) throw new FramingError(502, 'unsupported HTTP version from node');
   const d0 = buf[9]! - 0x30;
   const d1 = buf[10]! - 0x30;
   const d2 = buf[11]! - 0x30;
   if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new FramingError(502, 'malformed status code from node');
   const status = d0 * 100 + d1 * 10 + d2;
   let i = 12;
-  if (buf[i] === SP) i = fieldContentEnd(buf, i + 1);
+  if (buf[i] === Ch.SP) i = fieldContentEnd(buf, i + 1);
   if (i + 1 >= limit) return null;
-  if (buf[i] !== CR || buf[i + 1] !== LF) throw new FramingError(502, 'malformed status line from node');
+  if (buf[i] !== Ch.CR || buf[i + 1] !== Ch.LF) throw new FramingError(502, 'malformed status line from node');
   const lineEnd = i + 2;
   const version = minor === 0x31 ? 11 : 10;
 
@@ -246,11 +246,11 @@ function hasTabOrEmptyElement(buf: Buffer, start: number, end: number): boolean 
   let empty = true;
   for (let k = start; k < end; k++) {
     const c = buf[k];
-    if (c === HTAB) return true;
+    if (c === Ch.HTAB) return true;
     if (c === 0x2c) {
       if (empty) return true;
       empty = true;
-    } else if (c !== SP) empty = false;
+    } else if (c !== Ch.SP) empty = false;
   }
   return empty;
 }
