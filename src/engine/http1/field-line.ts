@@ -36,6 +36,14 @@ export interface FieldVisitor {
  */
 const ranges: number[] = new Array<number>(64).fill(0);
 
+/** The first n numbers of `ranges`, copied: usually 2 (the kept lines are adjacent); Array#slice costs ~10 times the loop. */
+function keptRanges(n: number): number[] {
+  if (n === 2) return [ranges[0]!, ranges[1]!];
+  const out = new Array<number>(n);
+  for (let k = 0; k < n; k++) out[k] = ranges[k]!;
+  return out;
+}
+
 /**
  * Reads the field lines of a head from `start` up to its final empty line, reading buf[start, limit)
  * only, where buf[limit - 1] is an LF (see headLimit): every byte loop stops there at the latest, so
@@ -78,5 +86,5 @@ export function readFields(buf: Buffer, start: number, limit: number, status: nu
       n = keepLine(ranges, n, lineStart, i);
   }
   lastHead.end = i + 2;
-  return ranges.slice(0, n);
+  return keptRanges(n);
 }
