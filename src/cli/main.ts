@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --single-threaded-gc
+#!/usr/bin/env -S node --max-semi-space-size=2 --single-threaded-gc --max-inlined-bytecode-size-cumulative=3000 --max-inlined-bytecode-size=1000
 // The V8 flags above (measured with npm run bench, same run as nginx):
 // - V8's default lets the young generation grow to 16 MiB per semi-space as connections are opened:
 //   6.2 KiB of RSS per idle connection. 1 MiB: 3.7 KiB, but after thousands of connections came and
