@@ -57,12 +57,15 @@ function copyBytes(bytes: Uint8Array, dst: Buffer, at: number): number {
 }
 
 /**
- * Copies src[from, to) to dst at `at`; returns the length. Short ranges byte by byte: Buffer#copy of a
- * part of a buffer allocates a view of it first, and costs more than the loop for a header line or two.
+ * Copies src[from, to) to dst at `at`; returns the length. Short ranges byte by byte; longer ones through
+ * a view and TypedArray#set (Buffer#copy makes the same view, behind checks and generic property loads).
  */
 export function copyRange(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
   const n = to - from;
-  if (n > 64) return src.copy(dst, at, from, to);
+  if (n > 64) {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + from, n), at);
+    return n;
+  }
   for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
   return n;
 }
