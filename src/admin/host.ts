@@ -23,6 +23,8 @@ export interface RecentFallback {
 export interface FunctionView {
   readonly key: string;
   readonly requests: number;
+  /** At most this much of `requests` may be an overcount (Space-Saving; see metrics/function-stats.ts). */
+  readonly error: number;
   readonly owner: string | null;
   readonly ownerHits: number;
   readonly spills: Readonly<Record<'full' | 'wait' | 'down' | 'warmup', number>>;

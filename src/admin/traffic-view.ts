@@ -33,7 +33,7 @@ export function trafficView(s: StatsSnapshot, members: readonly Member[]): Traff
     f.nodes.forEach((count, slot) => {
       if (count > best) ((best = count), (owner = id(slot)));
     });
-    return { key: f.key, requests: f.requests, owner, ownerHits: f.ownerHits, spills: f.spills, retries: f.retries, nodes };
+    return { key: f.key, requests: f.requests, error: f.error, owner, ownerHits: f.ownerHits, spills: f.spills, retries: f.retries, nodes };
   });
   return {
     counters,

@@ -1,11 +1,21 @@
 /**
- * Bounded per-function counters: the Space-Saving algorithm (Metwally et al.) over at most K functions.
+ * Bounded per-function counters: the Space-Saving algorithm (Metwally et al.) over at most K functions,
+ * with an admission filter in front of it.
  *
- * Error bound: with N requests recorded and K slots, a kept function's `requests` overestimates its true
- * count by at most its `error` (the count of the entry it replaced), and error <= N / K. So every
- * function with more than N / K requests is always kept, and true <= requests <= true + error. The other
- * counters (ownerHits, spills, retries, nodes) only count since the function entered the table, so they
- * underestimate by at most `error`. Memory never exceeds K entries (plus one node array each).
+ * Space-Saving: a function not in the table takes over the entry with the smallest count (min) and
+ * starts from min + 1, with error = min. The filter: a small count-min sketch counts every request by a
+ * hash of its function; once the table is full, a function not in it takes over the minimum only when
+ * its estimate (never below its true count) exceeds min. A function whose estimate does not is one with
+ * at most min requests so far, which would only have churned the table: with many cold functions (every
+ * request a function not kept) that churn was a map miss, delete, insert and a heap walk per request.
+ *
+ * Error bound: with N requests and K slots, a kept function's `requests` overestimates its true count by
+ * at most its `error`, and error <= N / K. So every function with more than N / K requests is kept, and
+ * true <= requests <= true + error (a function refused by the filter had at most min requests, so taking
+ * over at min + 1 later still covers them). The counts kept sum to at most N (the refused requests of
+ * functions not kept are in none). The other counters (ownerHits, spills, retries, nodes) only count since
+ * the function entered the table, so they underestimate by at most `error`. Memory: at most K entries
+ * (plus one node array each), a table of K-slot hashes and the sketch (2 x 4096 counters).
  */
 
 export type SpillReason = 'full' | 'wait' | 'down' | 'warmup';
@@ -36,15 +46,39 @@ interface Entry {
   nodes: number[];
   /** Index in the heap. */
   pos: number;
+  /** Its key's slot in `kept`. */
+  slot: number;
 }
 
 export const DEFAULT_TOP_K = 100;
+
+/** Width of each sketch row and of the kept-hash table: a power of two, far above K. */
+const SLOTS = 4096;
+const MASK = SLOTS - 1;
+
+/** FNV-1a over the key's UTF-16 code units: cheap, and any fixed hash keeps the bounds (only collisions cost precision). */
+function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A second, independent-enough slot from the same hash (murmur3's finalizer). */
+function secondSlot(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) & MASK;
+}
 
 export class FunctionStats {
   readonly k: number;
   private readonly entries = new Map<string, Entry>();
   /** Min-heap on requests, so the entry to replace is at the root: O(log K) per request instead of an O(K) scan. */
   private readonly heap: Entry[] = [];
+  /** Count-min sketch of every request, two rows: an estimate never below a function's true count. */
+  private readonly sketch = new Uint32Array(2 * SLOTS);
+  /** How many kept functions hash to each slot: 0 means the function is not kept, without a map lookup. */
+  private readonly kept = new Uint16Array(SLOTS);
 
   constructor(k = DEFAULT_TOP_K) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`top-K must be a positive integer, got ${k}`);
@@ -56,8 +90,18 @@ export class FunctionStats {
   }
 
   record(key: string, node: number, owner: number, reason: FallbackReason | null): void {
-    let e = this.entries.get(key);
-    if (e === undefined) e = this.admit(key);
+    const h = keyHash(key);
+    const slot = h & MASK;
+    const sketch = this.sketch;
+    const a = ++sketch[slot]!;
+    const b = ++sketch[SLOTS + secondSlot(h)]!;
+    let e = this.kept[slot] === 0 ? undefined : this.entries.get(key);
+    if (e === undefined) {
+      const heap = this.heap;
+      // Full: only a function estimated above the minimum takes it over.
+      if (heap.length === this.k && (a < b ? a : b) <= heap[0]!.requests) return;
+      e = this.admit(key, slot);
+    }
     e.requests++;
     this.siftDown(e.pos);
     if (node >= 0) {
@@ -73,9 +117,23 @@ export class FunctionStats {
   }
 
   /** A new key: a fresh entry while there is room, otherwise the minimum entry is taken over (reused, no allocation). */
-  private admit(key: string): Entry {
+  private admit(key: string, slot: number): Entry {
+    this.kept[slot]++;
     if (this.entries.size < this.k) {
-      const e: Entry = { key, requests: 0, error: 0, ownerHits: 0, full: 0, wait: 0, down: 0, warmup: 0, retries: 0, nodes: [], pos: 0 };
+      const e: Entry = {
+        key,
+        requests: 0,
+        error: 0,
+        ownerHits: 0,
+        full: 0,
+        wait: 0,
+        down: 0,
+        warmup: 0,
+        retries: 0,
+        nodes: [],
+        pos: 0,
+        slot,
+      };
       // Sift up: requests 0 is the smallest there is.
       const heap = this.heap;
       let i = heap.length;
@@ -93,7 +151,9 @@ export class FunctionStats {
     }
     const e = this.heap[0]!;
     this.entries.delete(e.key);
+    this.kept[e.slot]--;
     e.key = key;
+    e.slot = slot;
     e.error = e.requests;
     e.ownerHits = e.full = e.wait = e.down = e.warmup = e.retries = 0;
     // A loop, not fill(): this runs on every request whose function is not kept (a builtin call cost more for a few nodes).

@@ -303,6 +303,7 @@ describe('admin API', () => {
     const fns = (await admin(lb, '/v1/functions', 'GET', undefined, {})).json.functions;
     const counted = fns.find((f: any) => f.key === functionKey(path));
     assert.ok(counted.requests >= 16, JSON.stringify(counted));
+    assert.equal(counted.error, 0, 'kept from its first request: exact');
     assert.ok(counted.spills.down + counted.retries >= 5, JSON.stringify(counted));
     const events = (await admin(lb, '/v1/events', 'GET', undefined, {})).json.events.map((e: any) => e.kind);
     assert.ok(events.includes('node-down') && events.includes('fallback'), events.join());
