@@ -15,7 +15,7 @@
  * over at min + 1 later still covers them). The counts kept sum to at most N (the refused requests of
  * functions not kept are in none). The other counters (ownerHits, spills, retries, nodes) only count since
  * the function entered the table, so they underestimate by at most `error`. Memory: at most K entries
- * (plus one node array each), a table of K-slot hashes and the sketch (2 x 4096 counters).
+ * (plus one node array each), a table of kept hashes and the sketch (3 x 4096 counters for K = 100).
  */
 
 export type SpillReason = 'full' | 'wait' | 'down' | 'warmup';
@@ -52,9 +52,15 @@ interface Entry {
 
 export const DEFAULT_TOP_K = 100;
 
-/** Width of each sketch row and of the kept-hash table: a power of two, far above K. */
-const SLOTS = 4096;
-const MASK = SLOTS - 1;
+/**
+ * Width of each sketch row and of the kept-hash table: a power of two at least 16 K (4096 for the
+ * default K = 100), so that functions seen once stay far below the table's minimum.
+ */
+function slotsFor(k: number): number {
+  let n = 4096;
+  while (n < 16 * k) n *= 2;
+  return n;
+}
 
 /** FNV-1a over the key's UTF-16 code units: cheap, and any fixed hash keeps the bounds (only collisions cost precision). */
 function keyHash(key: string): number {
@@ -63,11 +69,11 @@ function keyHash(key: string): number {
   return h >>> 0;
 }
 
-/** A second, independent-enough slot from the same hash (murmur3's finalizer). */
-function secondSlot(h: number): number {
+/** A second hash, independent enough, from the first (murmur3's finalizer). */
+function rehash(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) & MASK;
+  return h ^ (h >>> 16);
 }
 
 export class FunctionStats {
@@ -75,14 +81,19 @@ export class FunctionStats {
   private readonly entries = new Map<string, Entry>();
   /** Min-heap on requests, so the entry to replace is at the root: O(log K) per request instead of an O(K) scan. */
   private readonly heap: Entry[] = [];
+  private readonly mask: number;
   /** Count-min sketch of every request, two rows: an estimate never below a function's true count. */
-  private readonly sketch = new Uint32Array(2 * SLOTS);
+  private readonly sketch: Uint32Array;
   /** How many kept functions hash to each slot: 0 means the function is not kept, without a map lookup. */
-  private readonly kept = new Uint16Array(SLOTS);
+  private readonly kept: Uint32Array;
 
   constructor(k = DEFAULT_TOP_K) {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`top-K must be a positive integer, got ${k}`);
     this.k = k;
+    const slots = slotsFor(k);
+    this.mask = slots - 1;
+    this.sketch = new Uint32Array(2 * slots);
+    this.kept = new Uint32Array(slots);
   }
 
   get size(): number {
@@ -91,10 +102,11 @@ export class FunctionStats {
 
   record(key: string, node: number, owner: number, reason: FallbackReason | null): void {
     const h = keyHash(key);
-    const slot = h & MASK;
+    const mask = this.mask;
+    const slot = h & mask;
     const sketch = this.sketch;
     const a = ++sketch[slot]!;
-    const b = ++sketch[SLOTS + secondSlot(h)]!;
+    const b = ++sketch[mask + 1 + (rehash(h) & mask)]!;
     let e = this.kept[slot] === 0 ? undefined : this.entries.get(key);
     if (e === undefined) {
       const heap = this.heap;
