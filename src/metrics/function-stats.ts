@@ -82,8 +82,12 @@ export class FunctionStats {
   /** Min-heap on requests, so the entry to replace is at the root: O(log K) per request instead of an O(K) scan. */
   private readonly heap: Entry[] = [];
   private readonly mask: number;
-  /** Count-min sketch of every request, two rows: an estimate never below a function's true count. */
-  private readonly sketch: Uint32Array;
+  /**
+   * Count-min sketch of every request, two rows: an estimate never below a function's true count. Doubles,
+   * exact to 2^53: 32-bit counters would wrap after a few days of one busy function, and a wrapped one
+   * could hide a heavy function from the filter.
+   */
+  private readonly sketch: Float64Array;
   /** How many kept functions hash to each slot: 0 means the function is not kept, without a map lookup. */
   private readonly kept: Uint32Array;
 
@@ -92,7 +96,7 @@ export class FunctionStats {
     this.k = k;
     const slots = slotsFor(k);
     this.mask = slots - 1;
-    this.sketch = new Uint32Array(2 * slots);
+    this.sketch = new Float64Array(2 * slots);
     this.kept = new Uint32Array(slots);
   }
 
