@@ -18,6 +18,8 @@
  * (plus one node array each), a table of kept hashes and the sketch (3 x 4096 counters for K = 100).
  */
 
+import { hashString } from '../hashing/rendezvous.js';
+
 export type SpillReason = 'full' | 'wait' | 'down' | 'warmup';
 export type FallbackReason = SpillReason | 'retry';
 
@@ -62,19 +64,12 @@ function slotsFor(k: number): number {
   return n;
 }
 
-/** FNV-1a over the key's UTF-16 code units: cheap, and any fixed hash keeps the bounds (only collisions cost precision). */
-function keyHash(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/** A second hash, independent enough, from the first (murmur3's finalizer). */
-function rehash(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
+/**
+ * Seed of the sketch's hash, apart from the ranking's seeds. Any fixed hash keeps the bounds (only
+ * collisions cost precision); the first row indexes by its low bits, the second by the same hash
+ * rotated by 16 (its high bits first).
+ */
+const SKETCH_SEED = 0x27d4eb2f;
 
 export class FunctionStats {
   readonly k: number;
@@ -105,12 +100,12 @@ export class FunctionStats {
   }
 
   record(key: string, node: number, owner: number, reason: FallbackReason | null): void {
-    const h = keyHash(key);
+    const h = hashString(key, SKETCH_SEED);
     const mask = this.mask;
     const slot = h & mask;
     const sketch = this.sketch;
     const a = ++sketch[slot]!;
-    const b = ++sketch[mask + 1 + (rehash(h) & mask)]!;
+    const b = ++sketch[mask + 1 + (((h >>> 16) | (h << 16)) & mask)]!;
     let e = this.kept[slot] === 0 ? undefined : this.entries.get(key);
     if (e === undefined) {
       const heap = this.heap;
