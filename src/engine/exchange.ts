@@ -611,9 +611,11 @@ export class Exchange implements UpstreamOwner, ResponseSink, RequestOutcome {
     this.lastFailure = reason;
     this.lastFailureKind = FAILURE_REASON[failure];
     this.refusedStatus = refusedStatus;
+    // Silent: a connect that timed out, or failed without the host answering (unreachable).
+    const silent = failure === 'connect-timeout' || (failure === 'connect-refused' && this.conn!.unanswered);
     this.dropConn();
     if (decision.markNodeDown) {
-      this.ctx.dispatcher.nodeFailed(this.node, reason, failure === 'connect-timeout');
+      this.ctx.dispatcher.nodeFailed(this.node, reason, silent);
       this.ctx.pools[this.node].closeIdle();
     }
     // Nothing reached the node: the retry costs the cluster nothing, the budget is not asked.

@@ -18,7 +18,7 @@ export interface Dispatcher {
   readonly timesRequests: boolean;
   /**
    * Passive failure seen by traffic (refused, connect timeout, reset before the request was sent).
-   * `silent`: the node did not answer at all (a connect timeout); see HealthChangeListener.
+   * `silent`: the node did not answer at all (a connect timeout, an unreachable host); see HealthChangeListener.
    */
   nodeFailed(index: number, reason: string, silent: boolean): void;
   /**

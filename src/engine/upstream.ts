@@ -2,6 +2,7 @@ import type { Deadlines, Timed } from './deadlines.js';
 import type { ResponseFramer } from './http1/response-framer.js';
 import type { NodeEndpoint } from './types.js';
 import { connectTcp, type TcpSocket, type TcpSocketEvents } from './tcp-socket.js';
+import { hostAnswered } from '../errors.js';
 
 /** Events an upstream connection reports to whichever exchange currently owns it. */
 export interface UpstreamOwner {
@@ -36,6 +37,12 @@ export class UpstreamConn implements Timed, TcpSocketEvents {
   private pausedForClient = false;
   /** The framer of this connection's responses: made by its first owner, begun anew by each. */
   responseFramer: ResponseFramer | null = null;
+
+  /** The connection failed without the node's host answering it (unreachable, ...): see hostAnswered. */
+  get unanswered(): boolean {
+    const error = this.socket.error;
+    return error !== undefined && !hostAnswered(error);
+  }
 
   /** The node reset the connection (RST): its kernel threw away whatever its process had not read. */
   get resetByNode(): boolean {

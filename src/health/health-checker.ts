@@ -6,6 +6,7 @@
 import net from 'node:net';
 import type { NodeAddress } from '../membership/address.js';
 import { HealthState } from './health-state.js';
+import { hostAnswered } from '../errors.js';
 
 export interface HealthCheckOptions {
   /** Milliseconds between probe rounds. */
@@ -25,13 +26,6 @@ export type { HealthChangeListener };
 
 /** Status line is "HTTP/1.x NNN ..."; anything longer before the first LF is not HTTP. */
 const MAX_STATUS_LINE = 1024;
-
-/**
- * Socket errors that come from the node's host answering: refused (nothing listens, or the listener is
- * closed while the process finishes what it has) or reset. Any other error (unreachable, timed out) is
- * silence.
- */
-const ANSWERING_ERRORS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
 
 /** One probe in flight. */
 interface Probe {
@@ -172,7 +166,7 @@ export class HealthChecker implements HealthView {
     this.probes[index] = p;
 
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.finish(index, p, false, `${err.code ?? 'error'}: ${err.message}`, !ANSWERING_ERRORS.has(err.code ?? '')),
+      this.finish(index, p, false, `${err.code ?? 'error'}: ${err.message}`, !hostAnswered(err.code)),
     );
     socket.on('close', () => this.finish(index, p, false, 'connection closed before a status line'));
     socket.on('connect', () => {

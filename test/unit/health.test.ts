@@ -7,6 +7,7 @@ import { HealthState } from '../../src/health/health-state.js';
 import { HealthChecker, type HealthCheckOptions } from '../../src/health/health-checker.js';
 import type { NodeAddress } from '../../src/membership/address.js';
 import { sleep } from '../../harness/wait.js';
+import { hostAnswered } from '../../src/errors.js';
 
 /** Poll until `cond` holds; fail after `ms` so no test can hang. */
 async function waitFor(cond: () => boolean, ms = 2000, what = 'condition'): Promise<void> {
@@ -123,6 +124,14 @@ describe('HealthState', () => {
       [1, NaN],
     ])
       assert.throws(() => new HealthState(r, f), RangeError);
+  });
+});
+
+describe('hostAnswered', () => {
+  it('refused and reset are the host answering; unreachable, timed out or no code are silence', () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'EPIPE']) assert.equal(hostAnswered(code), true, code);
+    for (const code of ['EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', undefined])
+      assert.equal(hostAnswered(code), false, String(code));
   });
 });
 
