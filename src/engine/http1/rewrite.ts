@@ -164,8 +164,7 @@ export function withBasePath(upstream: Buffer, head: RequestHead, basePath: stri
   const line = requestLine(head, basePath);
   const rest = upstream.indexOf(0x0a) + 1;
   const out = Buffer.allocUnsafe(line.length + upstream.length - rest);
-  const at = out.write(line, 0, 'latin1');
-  upstream.copy(out, at, rest);
+  copyRange(upstream, rest, upstream.length, out, out.write(line, 0, 'latin1'));
   return out;
 }
 
