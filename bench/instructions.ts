@@ -1,11 +1,15 @@
 /**
  * Instructions per request, counted by valgrind's callgrind: the user-space work fnlb does for one small
- * GET (/r/app/f<k> over 100,000 functions, three nginx backends), apart from the machine's noise. Wall
+ * GET (/r/app/f<k> over 100,000 functions, three backends), apart from the machine's noise. Wall
  * clock and CPU time on a shared 2-core machine move by 5-10% from run to run; the instruction count of
  * optimized code for the same requests repeats to a few in ten thousand, so it tells a 1% change apart
  * (it does not see the kernel, which is most of a proxy's CPU: confirm with `npm run bench`).
  *
- *   node dist/bench/instructions.js [--baseline DIR] [--requests 3000] [--warmup 20000] [--rounds 3] [--top 25] [--smoke]
+ *   node dist/bench/instructions.js [--baseline DIR] [--nodes nginx|go] [--requests 3000] [--warmup 20000] [--rounds 3] [--top 25] [--smoke]
+ *
+ * `--nodes nginx` (the default): the backends are nginx, whose responses carry `Connection: keep-alive`.
+ * `--nodes go`: they answer as Go's net/http does (IronFunctions is Go), with no Connection line, so
+ * fnlb may pass their response heads on as they came (HAProxy plays them: harness/peers.ts).
  *
  * Each build (this checkout; with --baseline, that checkout's build too) runs under callgrind with
  * instrumentation off while `--warmup` requests let V8 optimize, then each round counts exactly
@@ -17,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendsConf, which } from '../harness/peers.js';
+import { backendsConf, goLikeBackendsConf, which } from '../harness/peers.js';
 import { freePorts, FNLB_ENTRY, HOST, runMain, scratch, start, waitReady, type Proc } from '../harness/processes.js';
 import { baselineEntry, LOAD_CPU } from './lib/cluster.js';
 import { exactLoad } from './lib/exact-load.js';
@@ -40,7 +44,9 @@ interface Build {
 
 function usage(message: string): never {
   console.error(`instructions: ${message}`);
-  console.error('usage: node dist/bench/instructions.js [--baseline DIR] [--requests N] [--warmup N] [--rounds N] [--top N] [--smoke]');
+  console.error(
+    'usage: node dist/bench/instructions.js [--baseline DIR] [--nodes nginx|go] [--requests N] [--warmup N] [--rounds N] [--top N] [--smoke]',
+  );
   process.exit(2);
 }
 
@@ -129,6 +135,7 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         baseline: { type: 'string' },
+        nodes: { type: 'string', default: 'nginx' },
         requests: { type: 'string', default: '3000' },
         warmup: { type: 'string', default: '20000' },
         rounds: { type: 'string', default: '3' },
@@ -149,6 +156,8 @@ async function main(): Promise<number> {
   const warmup = smoke ? 300 : number('warmup', values.warmup, 0);
   const rounds = smoke ? 1 : number('rounds', values.rounds, 1);
   const top = smoke ? 5 : number('top', values.top, 0);
+  const nodeKind = values.nodes;
+  if (nodeKind !== 'nginx' && nodeKind !== 'go') usage(`--nodes must be nginx or go, got ${nodeKind}`);
 
   let tools;
   try {
@@ -171,21 +180,20 @@ async function main(): Promise<number> {
   }
   const { dir, stop } = scratch('fnlb-instructions-', log);
   try {
-    for (const d of ['www', 'backends-tmp']) mkdirSync(join(dir, d), { mode: 0o755 });
-    writeFileSync(join(dir, 'backends.conf'), backendsConf(dir, backends));
-    const nginxArgs = [
-      '-c',
-      LOAD_CPU,
-      tools.nginx,
-      '-p',
-      `${dir}/`,
-      '-e',
-      join(dir, 'backends-error.log'),
-      '-c',
-      join(dir, 'backends.conf'),
-    ];
-    const nginx = start('backends', tools.taskset, nginxArgs);
-    for (const port of backends) await waitReady(nginx, port);
+    let backendProc: Proc;
+    if (nodeKind === 'go') {
+      writeFileSync(join(dir, 'backends.cfg'), goLikeBackendsConf(backends));
+      backendProc = start('backends', tools.taskset, ['-c', LOAD_CPU, tools.haproxy, '-f', join(dir, 'backends.cfg')]);
+    } else {
+      for (const d of ['www', 'backends-tmp']) mkdirSync(join(dir, d), { mode: 0o755 });
+      writeFileSync(join(dir, 'backends.conf'), backendsConf(dir, backends));
+      const nginxArgs = [
+        ...['-c', LOAD_CPU, tools.nginx, '-p', `${dir}/`],
+        ...['-e', join(dir, 'backends-error.log'), '-c', join(dir, 'backends.conf')],
+      ];
+      backendProc = start('backends', tools.taskset, nginxArgs);
+    }
+    for (const port of backends) await waitReady(backendProc, port);
     const nodes = backends.map((p) => `${HOST}:${p}`).join(',');
     for (const b of builds) {
       const args = [
@@ -219,7 +227,7 @@ async function main(): Promise<number> {
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const min = (b: Build): number => Math.min(...b.perRound);
   console.log(
-    `# Instructions per request (callgrind), small GETs, ${requests} requests per round, ${warmup} warm-up, ${rounds} round(s)\n`,
+    `# Instructions per request (callgrind), small GETs, ${nodeKind} nodes, ${requests} requests per round, ${warmup} warm-up, ${rounds} round(s)\n`,
   );
   console.log('| build | min | rounds |');
   console.log('|---|---:|---|');

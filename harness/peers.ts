@@ -65,6 +65,32 @@ ${servers}}
 `;
 }
 
+/** One thread, HTTP mode, keep-alive: how every HAProxy here starts (its `defaults` section goes on after). */
+const HAPROXY_COMMON = `global
+  nbthread 1
+  maxconn 8000
+
+defaults
+  mode http
+  option http-keep-alive
+`;
+
+/**
+ * Three backends that answer as Go's net/http does (IronFunctions nodes are Go): no Connection line on a
+ * keep-alive response, so a proxy may pass their heads on unchanged. One HAProxy (one thread) answering
+ * every path itself with a small `ok`, and IronFunctions' /version for health checks.
+ */
+export function goLikeBackendsConf(ports: number[]): string {
+  return `${HAPROXY_COMMON}  timeout client 300s
+  timeout http-request 10s
+  timeout http-keep-alive 300s
+
+frontend nodes
+${ports.map((p) => `  bind 127.0.0.1:${p}\n`).join('')}  http-request return status 200 content-type application/json string '{"version":"0.2.72"}' if { path /version }
+  http-request return status 200 content-type text/plain string "ok\\n"
+`;
+}
+
 export function nginxProxyConf(dir: string, port: number, backends: number[]): string {
   return `${nginxCommon(dir, 'nginx-proxy')}  upstream fn {
     hash $request_uri consistent;
@@ -89,14 +115,7 @@ ${backends.map((p) => `    server 127.0.0.1:${p};\n`).join('')}    keepalive 128
  * leaves the checks out (the request corpus wants its backends to see client traffic only).
  */
 export function haproxyConf(port: number, backends: number[], { check = true }: { check?: boolean } = {}): string {
-  return `global
-  nbthread 1
-  maxconn 8000
-
-defaults
-  mode http
-  option http-keep-alive
-  maxconn 8000
+  return `${HAPROXY_COMMON}  maxconn 8000
   timeout connect 5s
   timeout client 300s
   timeout server 300s

@@ -160,3 +160,24 @@ it(
     assert.equal(left, '', `processes left: ${left}`);
   },
 );
+
+it(
+  'bench:instructions --smoke --nodes go: the same count behind Go-like nodes (HAProxy), and no process left',
+  { timeout: 120_000 },
+  async (t) => {
+    const { code, stdout, stderr, output } = await runScript(INSTRUCTIONS_ENTRY, ['--smoke', '--nodes', 'go'], 100_000);
+    if (code === 3) {
+      t.skip(`nginx, HAProxy or valgrind unavailable and not installable here: ${stderr.trim()}`);
+      return;
+    }
+    assert.equal(code, 0, `instructions exited ${code}${output}`);
+    assert.match(stdout, /small GETs, go nodes/);
+    const line = stdout.split('\n').find((l) => l.startsWith('BENCH_INSTRUCTIONS '));
+    assert.ok(line, stdout);
+    const [build] = JSON.parse(line.slice('BENCH_INSTRUCTIONS '.length)) as { name: string; min: number }[];
+    assert.equal(build?.name, 'fnlb');
+    assert.ok(build.min > 5_000 && build.min < 5_000_000, `${build.min} instructions per request`);
+    const left = spawnSync('pgrep', ['-f', 'fnlb-instructions-'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', `processes left: ${left}`);
+  },
+);
