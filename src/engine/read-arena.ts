@@ -24,9 +24,13 @@ export function inReadArena(b: Uint8Array): boolean {
 
 /** `b` itself, or a copy of it when it lies in READ_ARENA (which the next read overwrites). */
 export function owned(b: Buffer): Buffer {
-  if (b.buffer !== ARENA_MEMORY) return b;
+  return b.buffer === ARENA_MEMORY ? copyOf(b) : b;
+}
+
+/** A copy of `b` (for a caller that already knows it lies in the arena). */
+export function copyOf(b: Buffer): Buffer {
   const copy = Buffer.allocUnsafe(b.length);
-  b.copy(copy);
+  copy.set(b); // TypedArray#set: Buffer#copy reaches the same memcpy through checks and generic loads
   return copy;
 }
 
