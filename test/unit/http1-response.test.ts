@@ -337,11 +337,16 @@ describe('parseResponseHead: forwarded fields', () => {
             .map((l) => l.line)
             .join(''),
         );
-        // nothing changed ⇒ the node's bytes go out untouched
+        // nothing changed but a lone Connection: keep-alive ⇒ the node's bytes go out untouched
         const out = clientResponseHead(buf, res, true, '');
-        const dropped = all.some((l) => !l.fwd);
-        assert.equal(isSame(out, buf), !dropped, 'zero-copy exactly when no line is dropped');
-        assert.equal(out.toString('latin1'), `HTTP/1.1 200 OK\r\n${keptText(buf, res.keep)}\r\n`);
+        const dropped = all.filter((l) => !l.fwd);
+        const loneKeepAlive = dropped.length === 1 && dropped[0]!.line === 'Connection: keep-alive\r\n';
+        const unchanged = dropped.length === 0 || loneKeepAlive;
+        assert.equal(isSame(out, buf), unchanged, 'zero-copy exactly when no line is dropped but a lone Connection: keep-alive');
+        assert.equal(out.toString('latin1'), loneKeepAlive ? text : `HTTP/1.1 200 OK\r\n${keptText(buf, res.keep)}\r\n`);
+        // Something to add (a client to close): rebuilt, and the node's keep-alive is gone.
+        const closing = clientResponseHead(buf, res, true, 'Connection: close\r\n').toString('latin1');
+        assert.equal(closing, `HTTP/1.1 200 OK\r\n${keptText(buf, res.keep)}Connection: close\r\n\r\n`);
       }),
       { numRuns: 300 },
     );
@@ -398,6 +403,51 @@ describe('clientResponseHead', () => {
     const out = clientResponseHead(buf, res, true, 'Connection: close\r\n');
     assert.ok(!isSame(out, buf));
     assert.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n');
+  });
+
+  it('passes a lone Connection: keep-alive on as it came when nothing is added (an HTTP/1.1 client kept alive)', () => {
+    for (const text of [
+      'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nA: 1\r\nConnection:keep-alive \r\nB: 2\r\n\r\n',
+      'HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n',
+    ]) {
+      const { buf, res } = parse(text);
+      const out = clientResponseHead(buf, res, true, '');
+      assert.ok(isSame(out, buf), `${JSON.stringify(text)} was copied`);
+      assert.equal(out.length, res.headEnd);
+    }
+  });
+
+  it('drops Connection: keep-alive when it is not alone or something is added', () => {
+    const cases: Array<[string, string, string]> = [
+      // [node's head, extra, client's head]
+      [
+        'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n',
+        'Connection: close\r\n',
+        'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n',
+      ],
+      [
+        'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n',
+        'Connection: keep-alive\r\n',
+        'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n',
+      ],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alive, x-a\r\nX-A: 1\r\nB: 2\r\n\r\n', '', 'HTTP/1.1 200 OK\r\nB: 2\r\n\r\n'],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: keep-alive\r\nB: 2\r\n\r\n', '', 'HTTP/1.1 200 OK\r\nB: 2\r\n\r\n'],
+      ['HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nB: 2\r\n\r\n', '', 'HTTP/1.1 200 OK\r\nB: 2\r\n\r\n'],
+      ['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nB: 2\r\n\r\n', '', 'HTTP/1.1 200 OK\r\nB: 2\r\n\r\n'],
+      [
+        'HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n',
+        '',
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
+      ],
+    ];
+    for (const [text, extra, expected] of cases) {
+      const { buf, res } = parse(text);
+      const out = clientResponseHead(buf, res, true, extra);
+      assert.ok(!isSame(out, buf), `${JSON.stringify(text)} went out unchanged`);
+      assert.equal(out.toString('latin1'), expected, JSON.stringify(text));
+    }
   });
 
   it('removes hop-by-hop lines', () => {

@@ -30,6 +30,12 @@ export interface ResponseHead {
   keep: number[];
   /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
   transferEncoding: [number, number] | undefined;
+  /**
+   * The length of the head's one Connection line when all it says is `keep-alive` (0 otherwise): dropped
+   * from `keep` like every hop-by-hop field, but a head whose only other change it would be may go to a
+   * client kept alive as it came (see responseHeadUnchanged).
+   */
+  keepAliveLine: number;
   /** A 503 or 429 carrying the "not executed" marker: the node says it never ran the request. */
   notExecuted: boolean;
   /** The node's XXX-FXLB-WAIT in ms when read (readWait) and readable, else NaN. */
@@ -141,6 +147,7 @@ export function readResponseHead(
     lineEnd,
     keep,
     transferEncoding,
+    keepAliveLine: fields.connectionLines === 1 ? fields.keepAliveLine : 0,
     notExecuted: fields.markerMatched && (status === 503 || status === 429),
     waitMs: fields.waitMs,
   };
@@ -155,6 +162,9 @@ class ResponseFields implements FieldVisitor {
   chunkedLast = false;
   closeToken = false;
   keepAliveToken = false;
+  /** Connection lines seen, and the length of the last one when it held the one token keep-alive. */
+  connectionLines = 0;
+  keepAliveLine = 0;
   listed: string[] | undefined;
   /** Range of the Transfer-Encoding line, kept out of `keep` so the caller chooses. */
   transferEncoding: [number, number] | undefined;
@@ -177,6 +187,8 @@ class ResponseFields implements FieldVisitor {
     this.chunkedLast = false;
     this.closeToken = false;
     this.keepAliveToken = false;
+    this.connectionLines = 0;
+    this.keepAliveLine = 0;
     this.listed = undefined;
     this.transferEncoding = undefined;
   }
@@ -204,15 +216,25 @@ class ResponseFields implements FieldVisitor {
         this.transferEncoding = [lineStart, lineEnd];
         return false;
       }
-      case Known.Connection:
+      case Known.Connection: {
+        this.connectionLines++;
+        if (equalsLower(buf, valueStart, valueEnd, KEEP_ALIVE)) {
+          // The usual value, without a token list.
+          this.keepAliveToken = true;
+          this.keepAliveLine = lineEnd - lineStart;
+          return false;
+        }
+        this.keepAliveLine = 0;
+        const tokens = splitTokensFromNode(buf, valueStart, valueEnd);
         // An index loop: for-of allocated an iterator per response here (heap profile).
-        for (let i = 0, tokens = splitTokensFromNode(buf, valueStart, valueEnd); i < tokens.length; i++) {
+        for (let i = 0; i < tokens.length; i++) {
           const token = tokens[i]!;
           if (token === 'close') this.closeToken = true;
           else if (token === 'keep-alive') this.keepAliveToken = true;
           else (this.listed ??= []).push(token);
         }
         return false;
+      }
       case Known.KeepAlive:
       case Known.ProxyConnection:
       case Known.Upgrade:
@@ -240,6 +262,7 @@ class ResponseFields implements FieldVisitor {
 }
 
 const RESPONSE_FIELDS = new ResponseFields();
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 
 /** An HTAB anywhere in the value, or an empty list element (leading, trailing or between commas). */
 function hasTabOrEmptyElement(buf: Buffer, start: number, end: number): boolean {

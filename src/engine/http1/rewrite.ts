@@ -169,17 +169,21 @@ export function withBasePath(upstream: Buffer, head: RequestHead, basePath: stri
 }
 
 /**
- * The node's response head can go to the client as it is: HTTP/1.1, no hop-by-hop field, nothing to
- * add. The common case then costs no copy.
+ * The node's response head can go to the client as it is: HTTP/1.1, nothing to add, and no hop-by-hop
+ * field but possibly a lone `Connection: keep-alive`. That line is the node's word for its own
+ * connection, but with nothing to add (`extra` is empty: an HTTP/1.1 client kept alive) it is also
+ * exactly what fnlb may say of the client's (RFC 9110 §7.6.1 lets an intermediary replace Connection
+ * with its own options; nginx says this to every client it keeps), so it goes out as it came. The
+ * common case then costs no copy: Go nodes send no Connection line, nginx-like nodes that one.
  */
 export function responseHeadUnchanged(res: ResponseHead, extra: string): boolean {
+  if (extra !== '' || res.version !== 11 || res.transferEncoding !== undefined) return false;
+  // The kept lines and the keep-alive line are disjoint lines of the head: every line is one of them
+  // exactly when their lengths add up to the whole field section.
   const keep = res.keep;
-  return (
-    extra === '' &&
-    res.version === 11 &&
-    res.transferEncoding === undefined &&
-    (res.headEnd - 2 === res.lineEnd ? keep.length === 0 : keep.length === 2 && keep[0] === res.lineEnd && keep[1] === res.headEnd - 2)
-  );
+  let length = res.keepAliveLine;
+  for (let p = 0; p < keep.length; p += 2) length += keep[p + 1]! - keep[p]!;
+  return length === res.headEnd - 2 - res.lineEnd;
 }
 
 /**
