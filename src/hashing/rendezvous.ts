@@ -35,7 +35,11 @@ export function hashString(s: string, seed: number): number {
   return fmix32(h);
 }
 
-/** hashString(s, SEED_A) and hashString(s, SEED_B) of the last hashPair(s) call. */
+/**
+ * hashString(s, SEED_A) and hashString(s, SEED_B) of the last hashPair(s) call, as signed 32-bit
+ * values (the same bits): an unsigned one over 2^31 is a heap number, so every call would allocate two
+ * and store them into the module's context, an old object (a write barrier each).
+ */
 let pairA = 0;
 let pairB = 0;
 
@@ -58,14 +62,14 @@ function hashPair(s: string): void {
     ha ^= k;
     hb ^= k;
   }
-  pairA = fmix32(ha ^ (n * 2));
-  pairB = fmix32(hb ^ (n * 2));
+  pairA = fmix32(ha ^ (n * 2)) | 0;
+  pairB = fmix32(hb ^ (n * 2)) | 0;
 }
 
 /** [hashString(s, SEED_A), hashString(s, SEED_B)] by hashPair: for tests. */
 export function hashBothSeeds(s: string): [number, number] {
   hashPair(s);
-  return [pairA, pairB];
+  return [pairA >>> 0, pairB >>> 0];
 }
 
 /** murmur3_32's step for one mixed block `k` into the running hash `h`. */
