@@ -125,7 +125,8 @@ interface TcpWrapBinding {
 }
 
 /**
- * Bytes of the read arena up to this size are copied and handed to libuv rather than written directly:
+ * Bytes of the read arena up to this size (one send, or all the buffers of one sendAll) are copied and
+ * handed to libuv rather than written directly:
  * the copy (a slice of Node's buffer pool, which serves up to 4 KiB, and one memcpy) and libuv's write
  * cost less than the direct write's fs call (its argument checks and trace-category lookups), about
  * 1,100 instructions per small response. Larger ones go directly and only what the kernel leaves is copied.
@@ -322,11 +323,13 @@ class RawTcpSocket implements TcpSocket {
   sendAll(parts: readonly Buffer[]): boolean {
     if (this.closed || this.ending) return true;
     if (!inArena(parts)) return this.write(null, parts);
+    const total = totalLength(parts);
     let n = 0;
-    if (this.connected && this.handle.writeQueueSize === 0) {
+    // As in send: up to SMALL_ARENA_SEND bytes, copies to libuv (unsentParts copies the arena's parts).
+    if (total > SMALL_ARENA_SEND && this.connected && this.handle.writeQueueSize === 0) {
       n = writevNow(this.handle.fd, parts, failure);
       if (n === WRITE_FAILED) return this.writeFailed();
-      if (n === totalLength(parts)) return true;
+      if (n === total) return true;
     }
     const rest = unsentParts(parts, n);
     return rest.length === 1 ? this.write(rest[0]!, null) : this.write(null, rest);
