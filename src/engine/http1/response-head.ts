@@ -162,7 +162,7 @@ class ResponseFields implements FieldVisitor {
   chunkedLast = false;
   closeToken = false;
   keepAliveToken = false;
-  /** Connection lines seen, and the length of the last one when it held the one token keep-alive. */
+  /** Connection lines seen, and the length of a line that held the one token keep-alive (read when there is one line). */
   connectionLines = 0;
   keepAliveLine = 0;
   listed: string[] | undefined;
@@ -224,7 +224,6 @@ class ResponseFields implements FieldVisitor {
           this.keepAliveLine = lineEnd - lineStart;
           return false;
         }
-        this.keepAliveLine = 0;
         const tokens = splitTokensFromNode(buf, valueStart, valueEnd);
         // An index loop: for-of allocated an iterator per response here (heap profile).
         for (let i = 0; i < tokens.length; i++) {
